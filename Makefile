@@ -1,0 +1,62 @@
+# Everything a fresh machine with nothing but python3 needs: each target makes its own
+# virtual environment and installs what it needs.
+PYTHON ?= python3
+PY313 := $(firstword $(wildcard /root/.pyenv/versions/3.13.0/bin/python3) $(shell command -v python3.13 2>/dev/null))
+VENV := .venv
+VENV313 := .venv313
+PIP_FLAGS := -q --disable-pip-version-check
+
+.PHONY: demo test lint typecheck pytest pytest313 bench stress browser clean
+
+$(VENV)/.stamp-base: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e .
+	touch $@
+
+$(VENV)/.stamp-test: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test]'
+	touch $@ $(VENV)/.stamp-base
+
+$(VENV)/.stamp-bench: pyproject.toml $(VENV)/.stamp-test
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test,bench]'
+	touch $@
+
+demo: $(VENV)/.stamp-base
+	$(VENV)/bin/poolwise demo
+
+lint: $(VENV)/.stamp-test
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck: $(VENV)/.stamp-test
+	$(VENV)/bin/mypy
+
+pytest: $(VENV)/.stamp-test browser
+	$(VENV)/bin/python -m pytest -q
+
+pytest313:
+ifneq ($(PY313),)
+	test -x $(VENV313)/bin/python || $(PY313) -m venv $(VENV313)
+	$(VENV313)/bin/pip install $(PIP_FLAGS) -e '.[test]'
+	$(VENV313)/bin/python -m pytest -q
+else
+	@echo "Python 3.13 not found: skipping the 3.13 run"
+endif
+
+test: lint typecheck pytest pytest313
+
+# Headless Chromium for the HTML-report tests; those tests skip with a message when it is absent.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1) || \
+	  echo "chromium not installed: browser tests will be skipped"; }
+
+bench: $(VENV)/.stamp-bench
+	$(VENV)/bin/python -m bench
+
+stress: $(VENV)/.stamp-test
+	$(VENV)/bin/python -m bench.stress
+
+clean:
+	rm -rf $(VENV) $(VENV313) build src/*.egg-info

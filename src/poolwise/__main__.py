@@ -1,0 +1,3 @@
+from poolwise.cli import main
+
+raise SystemExit(main())
