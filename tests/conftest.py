@@ -37,13 +37,7 @@ def leftover_children(grace: float = 5.0) -> list[psutil.Process]:
         for child in me.children(recursive=True):
             if child.pid in infra:
                 continue
-            try:
-                if child.parent() is not None and child.parent().pid in infra:  # type: ignore[union-attr]
-                    # a worker started by the forkserver: still ours
-                    pass
-                alive.append(child)
-            except psutil.NoSuchProcess:
-                continue
+            alive.append(child)
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.02)

@@ -58,6 +58,14 @@ class WorkerInitError(PoolwiseError):
     """The ``initializer`` raised in a worker; the pool cannot run tasks."""
 
 
+class RaceDetected(PoolwiseError):
+    """A race check found results, exceptions or invariants that differ under concurrency."""
+
+
+class PotentialDeadlock(PoolwiseError):
+    """Locks were taken in orders that form a cycle: some interleaving deadlocks."""
+
+
 class RemoteTraceback(Exception):
     """Carries the formatted traceback of an exception raised in a worker (as ``__cause__``)."""
 

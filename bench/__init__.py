@@ -1,0 +1,1 @@
+"""`make bench`: benchmarks that compare ratios measured side by side in one run."""
