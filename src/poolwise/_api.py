@@ -1,0 +1,233 @@
+"""``poolwise.map`` and ``poolwise.imap``: run a function over many inputs, driven from the
+calling thread (no helper thread, so the process backend may use the fast, safe fork path)."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from poolwise._batching import Chunker
+from poolwise._dispatch import Dispatcher, JobRun
+from poolwise._errors import Failure
+from poolwise._options import Options, check_function, resolve
+from poolwise._progress import Progress
+from poolwise.backends import create_backend
+from poolwise.backends._base import Job, TaskError
+
+# imap holds at most this many items taken from the input and not yet handed to the caller.
+MAX_OUTSTANDING = 65_536
+
+
+class _Collector:
+    """Results of one run on their way to the caller, in input order or as they complete."""
+
+    def __init__(self, run_total: int | None, ordered: bool, on_error: str, progress: Progress):
+        self.ordered = ordered
+        self.on_error = on_error
+        self.progress = progress
+        self.ready: dict[int, list[Any]] = {}  # first index -> consecutive results
+        self.fifo: list[Any] = []
+        self.next_index = 0
+        self.handed = 0
+        self.completed = 0
+        self.error: tuple[int, Any, TaskError] | None = None
+        self.run: JobRun | None = None
+
+    def ok(self, index: int, value: Any) -> None:
+        self.ok_range(index, [value])
+
+    def ok_range(self, start: int, values: list[Any]) -> None:
+        self.completed += len(values)
+        if self.ordered:
+            self.ready[start] = values
+        else:
+            self.fifo.extend(values)
+        if self.progress.active:
+            self.progress.advance(len(values))
+
+    def fail(self, index: int, item: Any, error: TaskError) -> None:
+        if self.on_error == "raise":
+            if self.error is None:
+                self.error = (index, item, error)
+            return
+        self.ok(index, Failure(index, item, error.exception, error.traceback))
+        self.completed -= 1
+
+    def room(self) -> int:
+        taken = self.run._next if self.run is not None else 0  # noqa: SLF001
+        return MAX_OUTSTANDING - (taken - self.handed)
+
+    def take(self) -> Iterator[list[Any]]:
+        """Lists of results ready to hand over, in order when ordered."""
+        if self.ordered:
+            ready = self.ready
+            while self.next_index in ready:
+                chunk = ready.pop(self.next_index)
+                self.next_index += len(chunk)
+                self.handed += len(chunk)
+                yield chunk
+        elif self.fifo:
+            fifo, self.fifo = self.fifo, []
+            self.handed += len(fifo)
+            yield fifo
+
+
+def _raise_failure(index: int, error: TaskError, completed: int, total: int | None) -> None:
+    exc = error.exception
+    if sys.version_info >= (3, 11):
+        of = f" of {total}" if total is not None else ""
+        exc.add_note(
+            f"poolwise: item {index} failed; {completed}{of} tasks had succeeded. Pass "
+            "on_error='return' to get every successful result, with a poolwise.Failure in "
+            "place of each failed task."
+        )
+    raise exc
+
+
+def _run(fn: Callable[..., Any], items: Iterable[Any], opts: Options, *, ordered: bool,
+         progress: bool) -> Iterator[list[Any]]:
+    """Yield lists of results as they become available (the caller flattens them)."""
+    backend = create_backend(opts.backend, opts.workers, **opts.backend_options())
+    total = len(items) if isinstance(items, (list, tuple, range)) else None
+    bar = Progress(total) if progress else _NO_PROGRESS
+    collector = _Collector(total, ordered, opts.on_error, bar)
+    job = Job(fn, timeout=opts.timeout)
+    chunker = Chunker(opts.workers, fixed=opts.chunksize)
+    run = JobRun(job, items, collector, chunker, retries=opts.retries)
+    collector.run = run
+    dispatcher = Dispatcher(backend)
+    dispatcher.add(run)
+    clean = False
+    try:
+        while True:
+            dispatcher.fill()
+            if collector.error is not None:
+                index, _item, err = collector.error
+                dispatcher.stop(run)
+                _raise_failure(index, err, collector.completed, total)
+            yield from collector.take()
+            if run.done:
+                break
+            dispatcher.pump(None)
+        clean = True
+    finally:
+        bar.close()
+        backend.shutdown(wait=clean, kill=not clean)
+
+
+class _NoProgress(Progress):
+    def __init__(self) -> None:
+        self._bar = None
+
+
+_NO_PROGRESS = _NoProgress()
+
+
+def imap(
+    fn: Callable[[Any], Any],
+    items: Iterable[Any],
+    *,
+    backend: str = "process",
+    workers: int | None = None,
+    chunksize: int | None = None,
+    ordered: bool = True,
+    timeout: float | None = None,
+    on_error: str = "raise",
+    retries: int = 0,
+    initializer: Callable[..., Any] | None = None,
+    initargs: tuple[Any, ...] = (),
+    progress: bool = False,
+    start_method: str | None = None,
+    max_tasks_per_child: int | None = None,
+    max_memory_per_child: int | str | None = None,
+) -> Iterator[Any]:
+    """Apply ``fn`` to every item, yielding results as an iterator.
+
+    The input is taken lazily, with a bounded number of items in flight, so an endless
+    generator runs in bounded memory. Options are those of :func:`map`; with
+    ``ordered=False`` results are yielded as they complete.
+
+    Raises:
+        ValueError, TypeError, PicklingError: for bad options, at call time, before any work.
+    """
+    opts = resolve(
+        backend=backend,
+        workers=workers,
+        chunksize=chunksize,
+        timeout=timeout,
+        on_error=on_error,
+        retries=retries,
+        initializer=initializer,
+        initargs=initargs,
+        start_method=start_method,
+        max_tasks_per_child=max_tasks_per_child,
+        max_memory_per_child=max_memory_per_child,
+    )
+    check_function(fn, opts.backend)
+    return itertools.chain.from_iterable(_run(fn, items, opts, ordered=ordered, progress=progress))
+
+
+def map(  # noqa: A001 - the name users expect, as in Executor.map and Pool.map
+    fn: Callable[[Any], Any],
+    items: Iterable[Any],
+    *,
+    backend: str = "process",
+    workers: int | None = None,
+    chunksize: int | None = None,
+    ordered: bool = True,
+    timeout: float | None = None,
+    on_error: str = "raise",
+    retries: int = 0,
+    initializer: Callable[..., Any] | None = None,
+    initargs: tuple[Any, ...] = (),
+    progress: bool = False,
+    start_method: str | None = None,
+    max_tasks_per_child: int | None = None,
+    max_memory_per_child: int | str | None = None,
+) -> list[Any]:
+    """Apply ``fn`` to every item and return the results as a list.
+
+    Args:
+        fn: a function of one argument. Lambdas and closures work with every backend.
+        items: any iterable.
+        backend: ``"process"`` (the default), ``"thread"``, ``"serial"`` or ``"dask"``.
+        workers: how many workers; default: the usable CPUs for processes, CPUs + 4 (at most
+            32) for threads.
+        chunksize: tasks per batch; default adaptive (sized from measured task durations).
+        ordered: results in input order (True) or in completion order (False).
+        timeout: seconds each task may run; a longer one fails with TaskTimeout (processes:
+            its worker is killed and replaced; threads: it is abandoned).
+        on_error: ``"raise"`` the first failure, or ``"return"`` a :class:`Failure` in place of
+            each failed task and every other result.
+        retries: run a task that crashed its worker or timed out again, up to this many times.
+        initializer, initargs: called once in every worker before its first task.
+        progress: show a progress bar on a terminal.
+        start_method: processes only: ``"fork"``, ``"forkserver"`` or ``"spawn"``; default fork
+            while the program runs a single thread, forkserver otherwise.
+        max_tasks_per_child, max_memory_per_child: processes only: replace a worker after that
+            many tasks, or once its resident memory passes the size (``"500MB"``).
+
+    Raises:
+        The exception of the first failed task, as itself (with the worker's traceback as
+        ``__cause__``), when ``on_error="raise"``; WorkerCrashed; TaskTimeout.
+    """
+    opts = resolve(
+        backend=backend,
+        workers=workers,
+        chunksize=chunksize,
+        timeout=timeout,
+        on_error=on_error,
+        retries=retries,
+        initializer=initializer,
+        initargs=initargs,
+        start_method=start_method,
+        max_tasks_per_child=max_tasks_per_child,
+        max_memory_per_child=max_memory_per_child,
+    )
+    check_function(fn, opts.backend)
+    results: list[Any] = []
+    for chunk in _run(fn, items, opts, ordered=ordered, progress=progress):
+        results.extend(chunk)
+    return results

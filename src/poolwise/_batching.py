@@ -1,0 +1,54 @@
+"""Adaptive batch sizes: tiny tasks travel in batches, slow ones one at a time.
+
+The size is chosen from the task duration measured by the workers themselves (compute time
+only), aiming at batches of about ``target`` seconds so that the per-message cost (a few tens of
+microseconds) is amortized; it is capped, when the number of items is known, so that every
+worker gets several batches (guided self-scheduling: the tail stays balanced) though never
+below a tenth of the target duration, and it grows at
+most 64-fold per measurement so one lucky fast task cannot make a giant batch of slow ones.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+class Chunker:
+    def __init__(
+        self,
+        workers: int,
+        *,
+        fixed: int | None = None,
+        target: float = 0.02,
+        batches_per_worker: int = 4,
+    ) -> None:
+        self.workers = max(1, workers)
+        self.fixed = fixed
+        self.target = target
+        self.per_worker = batches_per_worker
+        self.per_item: float | None = None  # seconds, smoothed
+        self._largest_measured = 0
+
+    def size(self, remaining: int | None) -> int:
+        """The size of the next batch, given how many items are left (None: unknown)."""
+        if self.fixed is not None:
+            return self.fixed
+        if self.per_item is None:
+            return 1
+        n = self.target / self.per_item if self.per_item > 0 else float("inf")
+        n = min(n, 64 * max(1, self._largest_measured))
+        if remaining is not None:
+            guided = math.ceil(remaining / (self.per_worker * self.workers))
+            # ...but never below a tenth of the target: a batch of tiny tasks whose message
+            # costs more than its work helps no balance
+            floor = 0.1 * self.target / self.per_item if self.per_item > 0 else remaining
+            n = min(n, max(guided, floor))
+        return max(1, min(int(n), 1_000_000))
+
+    def observe(self, items: int, elapsed: float) -> None:
+        """A batch of ``items`` tasks took ``elapsed`` seconds of compute in a worker."""
+        if items <= 0:
+            return
+        sample = elapsed / items
+        self.per_item = sample if self.per_item is None else 0.5 * self.per_item + 0.5 * sample
+        self._largest_measured = max(self._largest_measured, items)

@@ -1,0 +1,206 @@
+"""Jobs in flight: taking input lazily, forming batches, and turning outcomes into results.
+
+Shared by every backend and by both drivers (``poolwise.map``/``imap`` drive it from the
+calling thread; ``Executor`` from its manager thread). Backends report per-batch outcomes;
+here they become per-task results or failures, tasks that did not run are queued again
+(alone, when their batch crashed, so the culprit is isolated), and tasks that crashed or timed
+out are retried up to ``retries`` times.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Protocol
+
+from poolwise._batching import Chunker
+from poolwise._errors import TaskTimeout, WorkerCrashed
+from poolwise.backends._base import Backend, Batch, Job, Outcome, TaskError
+
+
+class Sink(Protocol):
+    """Where a job's results go."""
+
+    def ok(self, index: int, value: Any) -> None: ...
+
+    def ok_range(self, start: int, values: list[Any]) -> None:
+        """Results of the consecutive items ``start``, ``start + 1``, ... (the fast path)."""
+        ...
+
+    def fail(self, index: int, item: Any, error: TaskError) -> None: ...
+
+    def room(self) -> int:
+        """How many more items may be taken from the input now."""
+        ...
+
+
+class JobRun:
+    """One job's progress through a backend."""
+
+    def __init__(
+        self,
+        job: Job,
+        items: Iterable[Any],
+        sink: Sink,
+        chunker: Chunker,
+        *,
+        retries: int = 0,
+        owns_job: bool = True,
+    ) -> None:
+        self.job = job
+        self.owns_job = owns_job  # forget the job in the workers when this run ends
+        self.sink = sink
+        self.chunker = chunker
+        self.retries = retries
+        self._seq: Sequence[Any] | None = items if isinstance(items, (list, tuple, range)) else None
+        self._iter: Iterator[Any] | None = None if self._seq is not None else iter(items)
+        self._next = 0  # index of the next fresh item
+        self.exhausted = self._seq is not None and len(self._seq) == 0
+        self._again: deque[tuple[int, Any]] = deque()  # to run again, batched
+        self._alone: deque[tuple[int, Any]] = deque()  # to run again, one per batch
+        self._attempts: dict[int, int] = {}
+        self.inflight = 0
+        self.stopped = False
+
+    @property
+    def total(self) -> int | None:
+        return len(self._seq) if self._seq is not None else None
+
+    @property
+    def done(self) -> bool:
+        return self.inflight == 0 and (
+            self.stopped or (self.exhausted and not self._again and not self._alone)
+        )
+
+    def has_work(self) -> bool:
+        return not self.stopped and bool(self._alone or self._again or not self.exhausted)
+
+    def next_batch(self) -> Batch | None:
+        if self.stopped:
+            return None
+        if self._alone:
+            index, item = self._alone.popleft()
+            return self._sent(Batch(self.job, [index], [item], suspect=True))
+        if self._again:
+            n = self.chunker.size(len(self._again))
+            taken = [self._again.popleft() for _ in range(min(n, len(self._again)))]
+            return self._sent(Batch(self.job, [i for i, _ in taken], [x for _, x in taken]))
+        if self.exhausted:
+            return None
+        room = self.sink.room()
+        if room <= 0:
+            return None
+        start = self._next
+        if self._seq is not None:
+            n = min(self.chunker.size(len(self._seq) - start), room)
+            items = list(self._seq[start : start + n])
+        else:
+            assert self._iter is not None
+            n = min(self.chunker.size(None), room)
+            items = list(itertools.islice(self._iter, n))
+        if len(items) < n or (self._seq is not None and start + n >= len(self._seq)):
+            self.exhausted = True
+        if not items:
+            return None
+        self._next = start + len(items)
+        return self._sent(Batch(self.job, range(start, start + len(items)), items))
+
+    def _sent(self, batch: Batch) -> Batch:
+        batch.owner = self
+        self.inflight += 1
+        return batch
+
+    def returned(self, batches: Iterable[Batch]) -> None:
+        """Batches the backend dropped before they started (cancellation)."""
+        for _ in batches:
+            self.inflight -= 1
+
+    def handle(self, outcome: Outcome) -> None:
+        self.inflight -= 1
+        batch = outcome.batch
+        errors, rerun = outcome.errors, outcome.rerun
+        if outcome.elapsed and not errors and not rerun:
+            self.chunker.observe(len(batch), outcome.elapsed)
+        if self.stopped:
+            return
+        skip = set(rerun) if rerun else None
+        indices, items, values = batch.indices, batch.items, outcome.values
+        if not errors and not skip:
+            if isinstance(indices, range):
+                self.sink.ok_range(indices.start, values)
+            else:
+                ok = self.sink.ok
+                for index, value in zip(indices, values):
+                    ok(index, value)
+            return
+        again = self._alone if outcome.split else self._again
+        for pos, index in enumerate(indices):
+            if skip and pos in skip:
+                again.append((index, items[pos]))
+            elif pos in errors:
+                err = errors[pos]
+                if isinstance(err.exception, (WorkerCrashed, TaskTimeout)) and self._retry(index):
+                    self._alone.append((index, items[pos]))
+                else:
+                    self.sink.fail(index, items[pos], err)
+            else:
+                self.sink.ok(index, values[pos])
+
+    def _retry(self, index: int) -> bool:
+        n = self._attempts.get(index, 0)
+        if n >= self.retries:
+            return False
+        self._attempts[index] = n + 1
+        return True
+
+
+class Dispatcher:
+    """Feeds the batches of every active job to one backend and routes the outcomes back."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.runs: dict[JobRun, None] = {}  # insertion-ordered set
+        self._turn = 0
+
+    def add(self, run: JobRun) -> None:
+        self.runs[run] = None
+
+    def fill(self) -> None:
+        backend = self.backend
+        while backend.free_slots() > 0:
+            runs = [r for r in self.runs if r.has_work()]
+            if not runs:
+                return
+            progressed = False
+            for k in range(len(runs)):
+                run = runs[(self._turn + k) % len(runs)]
+                batch = run.next_batch()
+                if batch is not None:
+                    backend.submit(batch)
+                    progressed = True
+                    if backend.free_slots() <= 0:
+                        break
+            self._turn += 1
+            if not progressed:
+                return
+        self._retire_done()
+
+    def pump(self, timeout: float | None) -> None:
+        for outcome in self.backend.poll(timeout):
+            run = outcome.batch.owner
+            if run in self.runs:
+                run.handle(outcome)
+        self._retire_done()
+
+    def stop(self, run: JobRun) -> None:
+        """No more batches for this run; what the backend has not started is dropped."""
+        run.stopped = True
+        run.returned(self.backend.cancel(run))
+        self._retire_done()
+
+    def _retire_done(self) -> None:
+        for run in [r for r in self.runs if r.done]:
+            del self.runs[run]
+            if run.owns_job:
+                self.backend.forget(run.job)

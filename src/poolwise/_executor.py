@@ -1,0 +1,382 @@
+"""``poolwise.Executor``: a real ``concurrent.futures.Executor`` on any backend.
+
+A manager thread owns the backend and the dispatcher; user threads hand it work through a
+locked inbox and wake it. Futures are standard ``concurrent.futures.Future`` objects.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from poolwise._batching import Chunker
+from poolwise._dispatch import Dispatcher, JobRun
+from poolwise._errors import ShutdownError
+from poolwise._options import check_function, resolve
+from poolwise.backends import create_backend
+from poolwise.backends._base import CallMode, Job, TaskError
+
+_UNLIMITED = 1 << 62
+
+
+class _FutureSink:
+    """The single task of a ``submit``: its future."""
+
+    def __init__(self, future: cf.Future[Any]) -> None:
+        self.future = future
+        self.run: JobRun | None = None
+        self._started = False
+
+    def room(self) -> int:
+        if not self._started:
+            if not self.future.set_running_or_notify_cancel():
+                assert self.run is not None
+                self.run.stopped = True  # cancelled before it ran
+                return 0
+            self._started = True
+        return 1
+
+    def ok(self, index: int, value: Any) -> None:
+        self.future.set_result(value)
+
+    def ok_range(self, start: int, values: list[Any]) -> None:
+        self.future.set_result(values[0])
+
+    def fail(self, index: int, item: Any, error: TaskError) -> None:
+        self.future.set_exception(error.exception)
+
+    def abort(self, exc: BaseException) -> None:
+        if not self.future.done():
+            if self._started:
+                self.future.set_exception(exc)
+            else:
+                self.future.cancel()
+
+
+class _QueueSink:
+    """The tasks of an ``Executor.map``: results go to the consuming iterator."""
+
+    def __init__(self) -> None:
+        self.queue: queue.SimpleQueue[tuple[str, int, Any]] = queue.SimpleQueue()
+
+    def room(self) -> int:
+        return _UNLIMITED
+
+    def ok(self, index: int, value: Any) -> None:
+        self.queue.put(("ok", index, [value]))
+
+    def ok_range(self, start: int, values: list[Any]) -> None:
+        self.queue.put(("ok", start, values))
+
+    def fail(self, index: int, item: Any, error: TaskError) -> None:
+        self.queue.put(("err", index, error.exception))
+
+    def abort(self, exc: BaseException) -> None:
+        self.queue.put(("abort", -1, exc))
+
+
+class Executor(cf.Executor):
+    """Run callables on the serial, thread or process backend (or Dask), with futures.
+
+    Args:
+        backend: ``"process"`` (default), ``"thread"``, ``"serial"`` or ``"dask"``.
+        workers: how many workers (default as in :func:`poolwise.map`).
+        chunksize: default tasks per batch for :meth:`map` (None: adaptive).
+        timeout: seconds each task may run (TaskTimeout beyond; see :func:`poolwise.map`).
+        retries: runs again a task that crashed its worker or timed out.
+        initializer, initargs, start_method, max_tasks_per_child, max_memory_per_child,
+        thread_name_prefix: as in :func:`poolwise.map`.
+    """
+
+    def __init__(
+        self,
+        backend: str = "process",
+        workers: int | None = None,
+        *,
+        chunksize: int | None = None,
+        timeout: float | None = None,
+        retries: int = 0,
+        initializer: Callable[..., Any] | None = None,
+        initargs: tuple[Any, ...] = (),
+        start_method: str | None = None,
+        max_tasks_per_child: int | None = None,
+        max_memory_per_child: int | str | None = None,
+        thread_name_prefix: str = "",
+    ) -> None:
+        self._opts = resolve(
+            backend=backend,
+            workers=workers,
+            chunksize=chunksize,
+            timeout=timeout,
+            retries=retries,
+            initializer=initializer,
+            initargs=initargs,
+            start_method=start_method,
+            max_tasks_per_child=max_tasks_per_child,
+            max_memory_per_child=max_memory_per_child,
+            thread_name_prefix=thread_name_prefix,
+        )
+        self._backend = create_backend(
+            self._opts.backend, self._opts.workers, **self._opts.backend_options()
+        )
+        self._dispatcher = Dispatcher(self._backend)
+        self._lock = threading.Lock()
+        self._inbox: list[JobRun] = []
+        self._stop: list[JobRun] = []
+        self._jobs: dict[tuple[int, str], Job] = {}
+        self._thread: threading.Thread | None = None
+        self._shutdown = False
+        self._kill = False
+        self._cancel_pending = False
+        self._broken: BaseException | None = None
+
+    @property
+    def backend(self) -> str:
+        return self._opts.backend
+
+    @property
+    def workers(self) -> int:
+        return self._opts.workers
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the workers (empty for the serial and thread backends)."""
+        return self._backend.worker_pids()
+
+    def start(self) -> None:
+        """Start the workers now and return when every one is ready (else: on first use)."""
+        with self._lock:
+            if self._shutdown:
+                raise ShutdownError("cannot start an executor after shutdown")
+            if self._thread is None:
+                self._backend.start(wait=True)
+                self._launch()
+
+    def _launch(self) -> None:
+        # Workers are started from the calling thread first: if it is the main thread of a
+        # single-threaded program, the process backend may fork (fast) before the manager
+        # thread exists.
+        self._backend.start(wait=False)
+        self._thread = threading.Thread(target=self._manage, name="poolwise-manager", daemon=True)
+        self._thread.start()
+
+    def _enqueue(self, run: JobRun) -> None:
+        with self._lock:
+            if self._shutdown:
+                raise ShutdownError("cannot schedule new work after shutdown")
+            if self._broken is not None:
+                raise self._broken
+            self._inbox.append(run)
+            if self._thread is None:
+                self._launch()
+        self._backend.wake()
+
+    def _job(self, fn: Callable[..., Any], mode: CallMode) -> Job:
+        key = (id(fn), mode)
+        job = self._jobs.get(key)
+        if job is None or job.fn is not fn:
+            check_function(fn, self._opts.backend)
+            job = Job(fn, mode, self._opts.timeout)
+            if len(self._jobs) > 256:
+                self._jobs.clear()
+            self._jobs[key] = job
+        return job
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        """Schedule ``fn(*args, **kwargs)``; return its Future."""
+        if kwargs:
+            job, item = self._job(fn, "full"), (args, kwargs)
+        else:
+            job, item = self._job(fn, "star"), args
+        future: cf.Future[Any] = cf.Future()
+        sink = _FutureSink(future)
+        run = JobRun(job, [item], sink, Chunker(1, fixed=1), retries=self._opts.retries,
+                     owns_job=False)
+        sink.run = run
+        self._enqueue(run)
+        return future
+
+    def map(  # type: ignore[override]
+        self,
+        fn: Callable[..., Any],
+        *iterables: Iterable[Any],
+        timeout: float | None = None,
+        chunksize: int | None = None,
+    ) -> Iterator[Any]:
+        """Like ``concurrent.futures.Executor.map``, batching adaptively by default.
+
+        Every input is taken at once (as the standard library does) and the work starts now;
+        results come in order. ``timeout`` bounds the whole iteration (``TimeoutError``); a
+        failed task raises its exception when its result is reached. For streaming input in
+        bounded memory use :func:`poolwise.imap`.
+        """
+        if not iterables:
+            raise TypeError("map() needs at least one iterable")
+        if chunksize is not None and (isinstance(chunksize, bool) or chunksize < 1):
+            raise ValueError(f"chunksize must be at least 1, got {chunksize!r}")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if len(iterables) == 1:
+            job, items = self._job(fn, "one"), list(iterables[0])
+        else:
+            job, items = self._job(fn, "star"), list(zip(*iterables))
+        sink = _QueueSink()
+        chunker = Chunker(self._opts.workers, fixed=chunksize or self._opts.chunksize)
+        run = JobRun(job, items, sink, chunker, retries=self._opts.retries, owns_job=False)
+        self._enqueue(run)
+        return self._results(run, sink, len(items), deadline)
+
+    def _results(
+        self, run: JobRun, sink: _QueueSink, total: int, deadline: float | None
+    ) -> Iterator[Any]:
+        ready: dict[int, Any] = {}
+        failed: dict[int, BaseException] = {}
+        position = 0
+        try:
+            while position < total:
+                if position in failed:
+                    raise failed.pop(position)
+                if position in ready:
+                    chunk = ready.pop(position)
+                    position += len(chunk)
+                    yield from chunk
+                    continue
+                wait = None if deadline is None else deadline - time.monotonic()
+                if wait is not None and wait <= 0:
+                    raise cf.TimeoutError()
+                try:
+                    kind, index, payload = sink.queue.get(timeout=wait)
+                except queue.Empty:
+                    raise cf.TimeoutError() from None
+                if kind == "ok":
+                    ready[index] = payload
+                elif kind == "err":
+                    failed[index] = payload
+                else:
+                    raise payload
+        finally:
+            if position < total:
+                self._request_stop(run)
+
+    def _request_stop(self, run: JobRun) -> None:
+        with self._lock:
+            self._stop.append(run)
+        self._backend.wake()
+
+    # -- the manager thread ----------------------------------------------------------------
+
+    def _manage(self) -> None:
+        dispatcher = self._dispatcher
+        error: BaseException | None = None
+        try:
+            while True:
+                with self._lock:
+                    inbox, self._inbox = self._inbox, []
+                    stops, self._stop = self._stop, []
+                    shutting, kill, cancel = self._shutdown, self._kill, self._cancel_pending
+                for run in inbox:
+                    dispatcher.add(run)
+                if cancel or kill:
+                    stops.extend(dispatcher.runs)
+                for run in stops:
+                    if run in dispatcher.runs:
+                        dispatcher.stop(run)
+                        if cancel or kill:
+                            run.sink.abort(cf.CancelledError())  # type: ignore[attr-defined]
+                if kill:
+                    break
+                dispatcher.fill()
+                if shutting and not dispatcher.runs:
+                    break
+                dispatcher.pump(None)
+        except BaseException as exc:  # the backend broke (e.g. the initializer failed)
+            error = exc
+            with self._lock:
+                self._broken = exc
+                pending = list(dispatcher.runs) + self._inbox
+                self._inbox = []
+            for run in pending:
+                run.sink.abort(exc)  # type: ignore[attr-defined]
+        finally:
+            self._backend.shutdown(wait=error is None and not self._kill, kill=self._kill)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop taking work. Running and queued tasks finish unless ``cancel_futures``."""
+        with self._lock:
+            self._shutdown = True
+            self._cancel_pending = self._cancel_pending or cancel_futures
+            thread = self._thread
+        if thread is None:
+            self._backend.shutdown(wait=wait)
+            return
+        self._backend.wake()
+        if wait:
+            thread.join()
+
+    def terminate(self) -> None:
+        """Stop at once: cancel everything, kill process workers, abandon running threads."""
+        with self._lock:
+            self._shutdown = True
+            self._kill = True
+            thread = self._thread
+        if thread is None:
+            self._backend.shutdown(wait=False, kill=True)
+            return
+        self._backend.wake()
+        thread.join(5.0)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None and not issubclass(exc_type, Exception):
+            self.terminate()  # Ctrl-C (KeyboardInterrupt) or SystemExit: stop now
+        else:
+            self.shutdown(wait=True)
+
+
+class ThreadPoolExecutor(Executor):
+    """Drop-in for ``concurrent.futures.ThreadPoolExecutor`` with poolwise's additions
+    (adaptive batching in ``map``, per-task ``timeout``, ``retries``...)."""
+
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        thread_name_prefix: str = "",
+        initializer: Callable[..., Any] | None = None,
+        initargs: tuple[Any, ...] = (),
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            "thread",
+            max_workers,
+            initializer=initializer,
+            initargs=initargs,
+            thread_name_prefix=thread_name_prefix,
+            **options,
+        )
+
+
+class ProcessPoolExecutor(Executor):
+    """Drop-in for ``concurrent.futures.ProcessPoolExecutor`` that survives its workers:
+    a crashed worker fails only its task instead of breaking the pool."""
+
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        mp_context: Any = None,
+        initializer: Callable[..., Any] | None = None,
+        initargs: tuple[Any, ...] = (),
+        *,
+        max_tasks_per_child: int | None = None,
+        **options: Any,
+    ) -> None:
+        start_method = mp_context.get_start_method() if mp_context is not None else None
+        super().__init__(
+            "process",
+            max_workers,
+            initializer=initializer,
+            initargs=initargs,
+            start_method=start_method,
+            max_tasks_per_child=max_tasks_per_child,
+            **options,
+        )

@@ -1,0 +1,158 @@
+"""Validating what the user passed, before any work starts, with errors that name the fix."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from poolwise import _transport
+from poolwise._cpus import usable_cpus
+from poolwise._errors import PicklingError
+from poolwise.backends import BACKENDS
+
+OnError = Literal["raise", "return"]
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20,
+          "gib": 2**30}
+
+
+@dataclass(frozen=True)
+class Options:
+    backend: str
+    workers: int
+    chunksize: int | None
+    timeout: float | None
+    on_error: OnError
+    retries: int
+    initializer: Callable[..., Any] | None
+    initargs: tuple[Any, ...]
+    start_method: str | None
+    max_tasks_per_child: int | None
+    max_memory_per_child: int | None
+    thread_name_prefix: str = ""
+
+    def backend_options(self) -> dict[str, Any]:
+        return {
+            "initializer": self.initializer,
+            "initargs": self.initargs,
+            "start_method": self.start_method,
+            "max_tasks_per_child": self.max_tasks_per_child,
+            "max_memory_per_child": self.max_memory_per_child,
+            "thread_name_prefix": self.thread_name_prefix,
+        }
+
+
+def default_workers(backend: str) -> int:
+    """Processes: one per usable CPU. Threads: as ThreadPoolExecutor, CPUs + 4, at most 32."""
+    cpus = usable_cpus()
+    if backend == "serial":
+        return 1
+    if backend == "thread":
+        return min(32, cpus + 4)
+    return cpus
+
+
+def parse_size(value: int | str | None, name: str) -> int | None:
+    """Bytes from an int or a string such as ``"500MB"`` or ``"1.5GiB"``."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a size such as 500_000_000 or '500MB', not a bool")
+    if isinstance(value, int):
+        n = value
+    else:
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(value))
+        unit = m.group(2).lower() if m else ""
+        if not m or unit not in _UNITS:
+            raise ValueError(
+                f"{name}={value!r} is not a size; write e.g. '500MB', '2GiB' or a number of bytes"
+            )
+        n = int(float(m.group(1)) * _UNITS[unit])
+    if n <= 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    return n
+
+
+def _positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def check_function(fn: Any, backend: str) -> None:
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__} {fn!r}")
+    if backend in ("process", "dask"):
+        try:
+            _transport.dumps_function(fn)
+        except Exception as exc:
+            raise PicklingError(
+                f"cannot pickle the function {fn!r} for the {backend} backend: {exc}. It "
+                "captures something that cannot cross to another process (a lock, a file, a "
+                "connection...); define it at module level taking that as an argument, or use "
+                'backend="thread"'
+            ) from exc
+
+
+def resolve(
+    *,
+    backend: str,
+    workers: int | None,
+    chunksize: int | None = None,
+    timeout: float | None = None,
+    on_error: str = "raise",
+    retries: int = 0,
+    initializer: Callable[..., Any] | None = None,
+    initargs: tuple[Any, ...] = (),
+    start_method: str | None = None,
+    max_tasks_per_child: int | None = None,
+    max_memory_per_child: int | str | None = None,
+    thread_name_prefix: str = "",
+) -> Options:
+    if backend == "auto":
+        raise ValueError(
+            'backend="auto" needs the advisor (poolwise.advise), which is not available yet; '
+            f"use one of {', '.join(BACKENDS)}"
+        )
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    if workers is None:
+        workers = default_workers(backend)
+    _positive_int(workers, "workers")
+    if backend == "serial" and workers != 1:
+        raise ValueError(f'backend="serial" runs one task at a time; workers={workers} makes no '
+                         'sense (leave it out, or use backend="thread" or "process")')
+    if chunksize is not None:
+        _positive_int(chunksize, "chunksize")
+    if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if on_error not in ("raise", "return"):
+        raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
+    _positive_int(retries, "retries", minimum=0)
+    if initializer is not None and not callable(initializer):
+        raise TypeError(f"initializer must be callable, got {type(initializer).__name__}")
+    if max_tasks_per_child is not None:
+        _positive_int(max_tasks_per_child, "max_tasks_per_child")
+    if start_method is not None and start_method not in ("fork", "forkserver", "spawn"):
+        raise ValueError(
+            f"unknown start_method {start_method!r}; use 'fork', 'forkserver' or 'spawn'"
+        )
+    if backend in ("process", "dask") and initializer is not None:
+        check_function(initializer, backend)
+    return Options(
+        backend=backend,
+        workers=workers,
+        chunksize=chunksize,
+        timeout=timeout,
+        on_error=on_error,  # type: ignore[arg-type]
+        retries=retries,
+        initializer=initializer,
+        initargs=tuple(initargs),
+        start_method=start_method,
+        max_tasks_per_child=max_tasks_per_child,
+        max_memory_per_child=parse_size(max_memory_per_child, "max_memory_per_child"),
+        thread_name_prefix=thread_name_prefix,
+    )

@@ -1,0 +1,38 @@
+"""Backends: where batches run. One small interface (``_base.Backend``), one module each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from poolwise.backends._base import Backend
+
+BACKENDS = ("serial", "thread", "process", "dask")
+
+
+def create_backend(name: str, workers: int, **options: Any) -> Backend:
+    """Instantiate a backend; ``options`` not meaningful for it are ignored if None."""
+    if name == "serial":
+        from poolwise.backends._serial import SerialBackend
+
+        return SerialBackend(initializer=options.get("initializer"), initargs=options["initargs"])
+    if name == "thread":
+        from poolwise.backends._thread import ThreadBackend
+
+        return ThreadBackend(
+            workers,
+            initializer=options.get("initializer"),
+            initargs=options["initargs"],
+            thread_name_prefix=options.get("thread_name_prefix") or "",
+        )
+    if name == "process":
+        from poolwise.backends._process import ProcessBackend
+
+        return ProcessBackend(
+            workers,
+            start_method=options.get("start_method"),
+            initializer=options.get("initializer"),
+            initargs=options["initargs"],
+            max_tasks_per_child=options.get("max_tasks_per_child"),
+            max_memory_per_child=options.get("max_memory_per_child"),
+        )
+    raise ValueError(f"unknown backend {name!r}; use one of {', '.join(BACKENDS)}")

@@ -1,0 +1,573 @@
+"""The process backend: a supervisor that knows which task every worker holds.
+
+Data flow (one thread of the parent drives it; workers are plain processes)::
+
+    dispatcher --submit(batch)--> pending --pickle once--> per-worker duplex pipe --> worker
+                                                                                     |
+    dispatcher <--poll()-- outcomes <--unpickle-- per-worker pipe  <-----------------+
+                            ^
+                            +-- sentinel of a dead worker + its shared-memory slot
+                                (batch seq, item position, start time) => exactly which
+                                task it held: that task fails (WorkerCrashed/TaskTimeout),
+                                the others of its batches run again on a new worker
+
+Why no lock can be left held by a dying worker (pebble issue 163, multiprocessing.Pool's hang):
+there is no queue shared between workers. Each worker has its own pipe, read only by it and by
+the parent; the parent chooses the worker for each batch. A worker that dies mid-message
+leaves only its own pipe torn, and that pipe is discarded with it. The slot a worker writes its
+progress into is one word per field, written only by that worker and read without a lock.
+
+Why batches never deadlock the pipes: a batch goes to a worker that is idle (it is blocked
+reading), or, for a second "pipelined" batch, only when both messages are small enough to sit
+in the socket buffer; the parent therefore never blocks on a write while a worker blocks on
+writing its result back.
+
+Start method (``start_method=None``): ``fork`` while this process runs a single thread and we
+are on the main thread (fast: ~10 ms to a first result, and safe, since no other thread can
+hold a lock at the moment of the fork); otherwise ``forkserver`` (the fork happens in a clean,
+single-threaded server process). ``spawn`` off Linux.
+"""
+
+from __future__ import annotations
+
+import atexit
+import errno
+import multiprocessing as mp
+import multiprocessing.connection as mpc
+import os
+import pickle
+import signal
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
+from multiprocessing.sharedctypes import RawArray
+from typing import Any, ClassVar
+
+from poolwise import _transport
+from poolwise._errors import PicklingError, RemoteTraceback, TaskTimeout, WorkerCrashed
+from poolwise._errors import WorkerInitError
+from poolwise.backends import _worker as W
+from poolwise.backends._base import Backend, Batch, Job, Outcome, TaskError
+
+# Two small messages fit in a Unix socket's buffer together, so a second batch may be queued
+# behind a running one without risk of a write blocking.
+_PIPELINE_BYTES = 32 * 1024
+_START_METHODS = ("fork", "forkserver", "spawn")
+
+_live: weakref.WeakSet[ProcessBackend] = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_all_at_exit() -> None:
+    for backend in list(_live):
+        backend.shutdown(wait=False, kill=True)
+
+
+def _os_thread_count() -> int:
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
+
+
+def choose_start_method(requested: str | None) -> str:
+    if requested is not None:
+        return requested
+    if sys.platform != "linux":
+        return "spawn"
+    if threading.current_thread() is threading.main_thread() and _os_thread_count() == 1:
+        return "fork"
+    return "forkserver"
+
+
+def describe_exit(exitcode: int | None, *, killed_by_us: bool) -> str:
+    if exitcode is None:
+        return "stopped responding"
+    if exitcode >= 0:
+        return f"exited with code {exitcode}"
+    try:
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        name = f"signal {-exitcode}"
+    hint = " (possibly out of memory)" if name == "SIGKILL" and not killed_by_us else ""
+    return f"was killed by {name}{hint}"
+
+
+@dataclass(eq=False)
+class _Worker:
+    proc: BaseProcess
+    conn: Any
+    slot: memoryview
+    inflight: deque[tuple[Batch, int]] = field(default_factory=deque)  # (batch, message size)
+    jobs: set[int] = field(default_factory=set)
+    assigned: int = 0  # tasks sent to it, for max_tasks_per_child
+    ready: bool = False
+    retiring: bool = False
+    replaced: bool = False  # a replacement was already started
+    killed: tuple[str, int, int] | None = None  # ("timeout", seq, pos) when we killed it
+    stack_path: str | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid or 0
+
+
+class ProcessBackend(Backend):
+    name: ClassVar[str] = "process"
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        start_method: str | None = None,
+        initializer: Any = None,
+        initargs: tuple[Any, ...] = (),
+        max_tasks_per_child: int | None = None,
+        max_memory_per_child: int | None = None,
+    ) -> None:
+        if start_method is not None and start_method not in _START_METHODS:
+            raise ValueError(
+                f"unknown start_method {start_method!r}; use one of {', '.join(_START_METHODS)}"
+            )
+        self.workers = workers
+        self._start_method = start_method
+        self._init_blob = (
+            _transport.dumps_function((initializer, tuple(initargs))) if initializer else None
+        )
+        self._max_tasks = max_tasks_per_child
+        self._max_memory = max_memory_per_child
+        self._pool: list[_Worker] = []
+        self._pending: deque[tuple[Batch, bytes]] = deque()
+        self._outcomes: list[Outcome] = []
+        self._job_blobs: dict[int, bytes] = {}
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        self._started = False
+        self._closed = False
+        self._broken: BaseException | None = None
+        self._early_deaths = 0
+        self._stack_dir: str | None = None
+        self.start_methods_used: set[str] = set()
+        _live.add(self)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _ensure_started(self) -> None:
+        if self._closed:
+            raise RuntimeError("the process backend has been shut down")
+        if not self._started:
+            self._started = True
+            for _ in range(self.workers):
+                self._spawn()
+
+    def start(self, wait: bool = True) -> None:
+        self._ensure_started()
+        while wait and not all(w.ready for w in self._pool):
+            self._outcomes.extend(self._poll_once(None))
+
+    def _spawn(self) -> None:
+        method = choose_start_method(self._start_method)
+        ctx: BaseContext = mp.get_context(method)
+        if method == "forkserver":
+            ctx.set_forkserver_preload(["poolwise.backends._worker"])  # type: ignore[attr-defined]
+        self.start_methods_used.add(method)
+        parent_conn, child_conn = ctx.Pipe(duplex=True)
+        slot = RawArray("q", W.SLOT_WORDS)
+        stack_path = None
+        if self._stack_dir is not None:
+            fd, stack_path = tempfile.mkstemp(dir=self._stack_dir, suffix=".stack")
+            os.close(fd)
+        proc = ctx.Process(  # type: ignore[attr-defined]
+            target=W.main,
+            args=(child_conn, slot, self._init_blob, self._max_memory, os.getpid(), stack_path),
+            name="poolwise-worker",
+        )
+        proc.start()
+        child_conn.close()
+        view = memoryview(slot).cast("B").cast("q")  # type: ignore[arg-type]
+        self._pool.append(_Worker(proc, parent_conn, view, stack_path=stack_path))
+
+    def shutdown(self, *, wait: bool = True, kill: bool = False) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        _live.discard(self)
+        if wait and not kill:
+            for w in self._pool:
+                try:
+                    w.conn.send_bytes(bytes([W.STOP]))
+                except OSError:
+                    pass
+            deadline = time.monotonic() + 5.0
+            for w in self._pool:
+                w.proc.join(max(0.0, deadline - time.monotonic()))
+        for w in self._pool:
+            if w.proc.exitcode is None:
+                self._kill(w)
+        for w in self._pool:
+            w.proc.join(5.0)
+            w.conn.close()
+        self._pool.clear()
+        self._pending.clear()
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def _kill(self, w: _Worker) -> None:
+        """SIGKILL the worker's process group: the worker and whatever its task started."""
+        pid = w.pid
+        if not pid:
+            return
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:  # the group may not exist yet if the worker had not run setpgid
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    # -- submitting ------------------------------------------------------------------------
+
+    def busy(self) -> int:
+        return len(self._pending) + sum(len(w.inflight) for w in self._pool)
+
+    def free_slots(self) -> int:
+        if self._broken is not None:
+            return 0
+        return max(0, 2 * self.workers - self.busy())
+
+    def submit(self, batch: Batch) -> None:
+        self._ensure_started()
+        try:
+            payload = _transport.dumps(batch.items)
+        except Exception:
+            self._outcomes.append(self._unpicklable_items(batch))
+            return
+        header = bytes([W.BATCH]) + W.BATCH_HEADER.pack(batch.job.id, batch.seq)
+        self._pending.append((batch, header + payload))
+        self._dispatch()
+
+    def _unpicklable_items(self, batch: Batch) -> Outcome:
+        bad = _transport.unpicklable_positions(batch.items)
+        errors = {}
+        for pos, exc in bad.items():
+            err = PicklingError(
+                _transport.pickling_message(
+                    "argument", batch.items[pos], exc, index=batch.indices[pos]
+                )
+            )
+            errors[pos] = TaskError(err, "")
+        rerun = [i for i in range(len(batch)) if i not in errors]
+        return Outcome(batch, [None] * len(batch), errors, rerun)
+
+    def _job_blob(self, job: Job) -> bytes:
+        blob = self._job_blobs.get(job.id)
+        if blob is None:
+            body = _transport.dumps_function((job.fn, job.mode, job.timeout is not None))
+            blob = bytes([W.JOB]) + W.JOB_HEADER.pack(job.id) + body
+            self._job_blobs[job.id] = blob
+        return blob
+
+    def _dispatch(self) -> None:
+        while self._pending:
+            batch, message = self._pending[0]
+            worker = self._pick_worker(len(message))
+            if worker is None:
+                return
+            self._pending.popleft()
+            room = None if self._max_tasks is None else self._max_tasks - worker.assigned
+            if room is not None and room < len(batch):
+                head, tail = _split(batch, room)
+                self._pending.appendleft((tail, _repickle(tail)))
+                batch, message = head, _repickle(head)
+            self._send(worker, batch, message)
+
+    def _pick_worker(self, size: int) -> _Worker | None:
+        second = None
+        for w in self._pool:
+            if w.retiring or w.proc.exitcode is not None:
+                continue
+            if not w.inflight and (w.ready or size <= _PIPELINE_BYTES):
+                return w
+            if (
+                second is None
+                and len(w.inflight) == 1
+                and size <= _PIPELINE_BYTES
+                and w.inflight[0][1] <= _PIPELINE_BYTES
+            ):
+                second = w
+        return second
+
+    def _send(self, w: _Worker, batch: Batch, message: bytes) -> None:
+        w.inflight.append((batch, len(message)))
+        w.assigned += len(batch)
+        try:
+            if batch.job.id not in w.jobs:
+                w.conn.send_bytes(self._job_blob(batch.job))
+                w.jobs.add(batch.job.id)
+            w.conn.send_bytes(message)
+        except OSError:
+            pass  # the worker is dead; its sentinel reports it and the batch is rerun
+        if self._max_tasks is not None and w.assigned >= self._max_tasks:
+            self._retire(w)
+
+    def _retire(self, w: _Worker) -> None:
+        """Let the worker finish what it holds, then exit; a replacement starts now."""
+        if w.retiring:
+            return
+        w.retiring = True
+        try:
+            w.conn.send_bytes(bytes([W.STOP]))
+        except OSError:
+            pass
+        if not self._closed:
+            w.replaced = True
+            self._spawn()
+
+    def forget(self, job: Job) -> None:
+        if self._job_blobs.pop(job.id, None) is None:
+            return
+        message = bytes([W.DROP]) + W.JOB_HEADER.pack(job.id)
+        for w in self._pool:
+            if job.id in w.jobs:
+                w.jobs.discard(job.id)
+                try:
+                    w.conn.send_bytes(message)
+                except OSError:
+                    pass
+
+    def cancel(self, owner: Any) -> list[Batch]:
+        dropped = [b for b, _ in self._pending if b.owner is owner]
+        self._pending = deque((b, m) for b, m in self._pending if b.owner is not owner)
+        return dropped
+
+    def wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError as exc:  # a full pipe already wakes; a closed one means shut down
+            if exc.errno not in (errno.EAGAIN, errno.EBADF):
+                raise
+
+    def worker_pids(self) -> list[int]:
+        return [w.pid for w in self._pool if w.proc.exitcode is None]
+
+    # -- polling ---------------------------------------------------------------------------
+
+    def poll(self, timeout: float | None) -> list[Outcome]:
+        if self._broken is not None:
+            raise self._broken
+        if self._outcomes:
+            timeout = 0.0
+        out, self._outcomes = self._outcomes, []
+        out.extend(self._poll_once(timeout))
+        self._dispatch()
+        if self._broken is not None:
+            raise self._broken
+        return out
+
+    def _poll_once(self, timeout: float | None) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        deadline = self._next_deadline()
+        if deadline is not None:
+            left = max(0.0, deadline - time.monotonic())
+            timeout = left if timeout is None else min(timeout, left)
+        by_conn = {w.conn: w for w in self._pool}
+        by_sentinel = {w.proc.sentinel: w for w in self._pool}
+        waitables: list[Any] = [*by_conn, *by_sentinel, self._wake_r]
+        ready = mpc.wait(waitables, timeout)
+        dead: list[_Worker] = []
+        for obj in ready:
+            if obj == self._wake_r:
+                try:
+                    os.read(self._wake_r, 4096)
+                except OSError:
+                    pass
+            elif obj in by_conn:
+                self._drain(by_conn[obj], outcomes)
+            else:
+                dead.append(by_sentinel[obj])
+        dead.extend(self._enforce_timeouts())
+        for w in dict.fromkeys(dead):
+            self._drain(w, outcomes)
+            self._bury(w, outcomes)
+        return outcomes
+
+    def _drain(self, w: _Worker, outcomes: list[Outcome]) -> None:
+        try:
+            while w.conn.poll():
+                self._handle(w, w.conn.recv_bytes(), outcomes)
+        except (EOFError, OSError):
+            pass
+
+    def _handle(self, w: _Worker, buf: bytes, outcomes: list[Outcome]) -> None:
+        kind = buf[:1]
+        if kind == W.RESULT:
+            batch, _ = w.inflight.popleft()
+            (seq,) = W.SEQ_HEADER.unpack_from(buf, 1)
+            assert seq == batch.seq, (seq, batch.seq)
+            outcomes.append(self._result(batch, memoryview(buf)[1 + W.SEQ_HEADER.size :]))
+        elif kind == W.UNPICKLABLE:
+            batch, _ = w.inflight.popleft()
+            message = bytes(buf[1 + W.SEQ_HEADER.size :]).decode()
+            outcomes.append(_fail_or_split(batch, lambda: PicklingError(message)))
+        elif kind == W.READY:
+            w.ready = True
+        elif kind == W.RETIRE:
+            w.retiring = True
+        elif kind == W.INIT_ERROR:
+            exc, tb = pickle.loads(memoryview(buf)[1:])
+            exc.__cause__ = RemoteTraceback(tb)
+            err = WorkerInitError(f"the initializer failed in worker pid {w.pid}: {exc!r}")
+            err.__cause__ = exc
+            self._broken = err
+
+    def _result(self, batch: Batch, payload: memoryview) -> Outcome:
+        try:
+            values, errors, elapsed = pickle.loads(payload)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            return _fail_or_split(
+                batch, lambda: PicklingError(f"cannot unpickle the result in the parent: {reason}")
+            )
+        task_errors = {}
+        if errors:
+            for pos, (exc, tb) in errors.items():
+                exc.__cause__ = RemoteTraceback(tb)
+                task_errors[pos] = TaskError(exc, tb)
+        return Outcome(batch, values, task_errors, elapsed=elapsed)
+
+    def _next_deadline(self) -> float | None:
+        """When the next running task would time out (time.monotonic is the worker's clock)."""
+        soonest = None
+        now = time.monotonic()
+        for w in self._pool:
+            if not w.inflight or w.killed:
+                continue
+            batch = w.inflight[0][0]
+            limit = batch.job.timeout
+            if limit is None:
+                continue
+            if w.slot[W.SLOT_SEQ] == batch.seq and w.slot[W.SLOT_POS] >= 0:
+                due = w.slot[W.SLOT_T0] / 1e9 + limit
+            else:  # not started yet: look again soon, it sends no message when it starts
+                due = now + min(limit / 4, 0.05)
+            soonest = due if soonest is None else min(soonest, due)
+        return None if soonest is None else max(soonest, now + 0.001)
+
+    def _enforce_timeouts(self) -> list[_Worker]:
+        killed = []
+        now_ns = time.monotonic_ns()
+        for w in self._pool:
+            if not w.inflight or w.killed or w.proc.exitcode is not None:
+                continue
+            batch = w.inflight[0][0]
+            limit = batch.job.timeout
+            if limit is None:
+                continue
+            seq, pos, t0 = w.slot[W.SLOT_SEQ], w.slot[W.SLOT_POS], w.slot[W.SLOT_T0]
+            if seq == batch.seq and pos >= 0 and now_ns - t0 > limit * 1e9:
+                if w.slot[W.SLOT_SEQ] != seq or w.slot[W.SLOT_POS] != pos:
+                    continue  # it moved on while we looked
+                w.killed = ("timeout", seq, pos)
+                self._kill(w)
+                w.proc.join()
+                killed.append(w)
+        return killed
+
+    def _bury(self, w: _Worker, outcomes: list[Outcome]) -> None:
+        """A worker exited: account for every batch it held, then replace it."""
+        w.proc.join()
+        exitcode = w.proc.exitcode
+        w.conn.close()
+        self._pool.remove(w)
+        clean = w.retiring and exitcode == 0 and w.killed is None
+        first = True
+        while w.inflight:
+            batch, _ = w.inflight.popleft()
+            if clean or not first:
+                outcomes.append(Outcome(batch, [None] * len(batch), rerun=list(range(len(batch)))))
+                continue
+            first = False
+            outcomes.append(self._crashed(w, batch, exitcode))
+        if not w.ready:
+            self._early_deaths += 1
+            if self._early_deaths > 3 * self.workers and self._broken is None:
+                self._broken = WorkerInitError(
+                    f"{self._early_deaths} workers exited before they were ready (the last "
+                    f"{describe_exit(exitcode, killed_by_us=False)}); check the initializer "
+                    "and that the worker processes can start"
+                )
+        if not (self._closed or self._broken or w.replaced):
+            self._spawn()
+
+    def _crashed(self, w: _Worker, batch: Batch, exitcode: int | None) -> Outcome:
+        seq, pos = w.slot[W.SLOT_SEQ], w.slot[W.SLOT_POS]
+        how = describe_exit(exitcode, killed_by_us=w.killed is not None)
+        n = len(batch)
+        if seq == batch.seq and 0 <= pos < n:
+            index = batch.indices[pos]
+            exc: BaseException
+            if w.killed is not None:
+                limit = batch.job.timeout
+                exc = TaskTimeout(
+                    f"item {index} ran longer than the timeout of {limit:g} s; worker pid "
+                    f"{w.pid} and its child processes were killed and replaced",
+                    index=index,
+                    seconds=limit,
+                )
+            else:
+                exc = WorkerCrashed(
+                    f"worker pid {w.pid} {how} while running item {index}",
+                    index=index,
+                    pid=w.pid,
+                    exitcode=exitcode,
+                )
+            rerun = [i for i in range(n) if i != pos]
+            return Outcome(batch, [None] * n, {pos: TaskError(exc, "")}, rerun)
+        phase = {
+            W.PHASE_UNPICKLE: "while unpickling its arguments",
+            W.PHASE_PICKLE: "while pickling its result",
+        }.get(pos if seq == batch.seq else None, "before starting it")  # type: ignore[arg-type]
+
+        def crash() -> BaseException:
+            index = batch.indices[0]
+            return WorkerCrashed(
+                f"worker pid {w.pid} {how} {phase}: item {index}",
+                index=index,
+                pid=w.pid,
+                exitcode=exitcode,
+            )
+
+        if phase == "before starting it" and not batch.suspect:
+            return Outcome(batch, [None] * n, rerun=list(range(n)), split=True)
+        return _fail_or_split(batch, crash)
+
+
+def _fail_or_split(batch: Batch, error: Any) -> Outcome:
+    """One task: it fails with ``error()``. Several: run them again one by one to find it."""
+    n = len(batch)
+    if n == 1:
+        return Outcome(batch, [None], {0: TaskError(error(), "")})
+    return Outcome(batch, [None] * n, rerun=list(range(n)), split=True)
+
+
+def _split(batch: Batch, k: int) -> tuple[Batch, Batch]:
+    idx = list(batch.indices)
+    return (
+        Batch(batch.job, idx[:k], batch.items[:k], batch.suspect),
+        Batch(batch.job, idx[k:], batch.items[k:], batch.suspect),
+    )
+
+
+def _repickle(batch: Batch) -> bytes:
+    header = bytes([W.BATCH]) + W.BATCH_HEADER.pack(batch.job.id, batch.seq)
+    return header + _transport.dumps(batch.items)

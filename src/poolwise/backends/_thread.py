@@ -1,0 +1,249 @@
+"""The thread backend: worker threads pull batches from one queue and report outcomes.
+
+Threads share memory, so a result needs no pickling and a batch needs no copying. A thread
+cannot be killed: a task that passes its timeout is *abandoned* (reported as TaskTimeout, its
+thread left to finish in the background with its result discarded) and a new thread takes its
+place, so the pool keeps its size.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from poolwise._errors import TaskTimeout, WorkerInitError
+from poolwise.backends._base import Backend, Batch, Outcome, TaskError, call
+
+_WAKE = object()
+_counter = itertools.count()
+
+
+@dataclass(eq=False)
+class _Slot:
+    """What a timed task's thread is doing; guarded by ``lock``."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    batch: Batch | None = None
+    pos: int = -1
+    t0: float = 0.0
+    values: list[Any] | None = None
+    errors: dict[int, TaskError] | None = None
+    abandoned: bool = False
+
+
+class ThreadBackend(Backend):
+    name: ClassVar[str] = "thread"
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        initializer: Any = None,
+        initargs: tuple[Any, ...] = (),
+        thread_name_prefix: str = "",
+    ) -> None:
+        self.workers = workers
+        self._initializer = initializer
+        self._initargs = tuple(initargs)
+        self._prefix = thread_name_prefix or f"poolwise-thread-{next(_counter)}"
+        self._tasks: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
+        self._results: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._slots: dict[threading.Thread, _Slot] = {}
+        self._ready = threading.Semaphore(0)
+        self._busy = 0
+        self._started = False
+        self._closed = False
+        self._broken: BaseException | None = None
+
+    def start(self, wait: bool = True) -> None:
+        self._ensure_started()
+        for _ in range(self.workers if wait else 0):
+            self._ready.acquire()
+            self._ready.release()
+        if wait and self._broken is not None:
+            raise self._broken
+
+    def _ensure_started(self) -> None:
+        if self._closed:
+            raise RuntimeError("the thread backend has been shut down")
+        if not self._started:
+            self._started = True
+            for _ in range(self.workers):
+                self._add_thread()
+
+    def _add_thread(self) -> None:
+        slot = _Slot()
+        t = threading.Thread(
+            target=self._run,
+            args=(slot,),
+            name=f"{self._prefix}_{len(self._threads)}",
+            daemon=True,  # an abandoned, hung task must not keep the interpreter alive
+        )
+        self._threads.append(t)
+        self._slots[t] = slot
+        t.start()
+
+    def _run(self, slot: _Slot) -> None:
+        if self._initializer is not None:
+            try:
+                self._initializer(*self._initargs)
+            except BaseException as exc:
+                err = WorkerInitError(f"the initializer failed in a worker thread: {exc!r}")
+                err.__cause__ = exc
+                self._broken = err
+                self._ready.release()
+                self._results.put(_WAKE)
+                return
+        self._ready.release()
+        while True:
+            batch = self._tasks.get()
+            if batch is None:
+                return
+            outcome = self._execute(batch, slot)
+            if outcome is None:  # abandoned after a timeout: the poller reported it
+                return
+            self._results.put(outcome)
+
+    def _execute(self, batch: Batch, slot: _Slot) -> Outcome | None:
+        fn = call(batch.job.fn, batch.job.mode)
+        values: list[Any] = []
+        errors: dict[int, TaskError] = {}
+        timed = batch.job.timeout is not None
+        if timed:
+            with slot.lock:
+                slot.batch, slot.values, slot.errors = batch, values, errors
+        t0 = time.perf_counter()
+        for i, x in enumerate(batch.items):
+            if timed:
+                with slot.lock:
+                    if slot.abandoned:
+                        return None
+                    slot.pos, slot.t0 = i, time.monotonic()
+            try:
+                values.append(fn(x))
+            except BaseException as exc:
+                values.append(None)
+                tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                errors[i] = TaskError(exc, tb)
+        elapsed = time.perf_counter() - t0
+        if timed:
+            with slot.lock:
+                if slot.abandoned:
+                    return None
+                slot.batch, slot.pos = None, -1
+        return Outcome(batch, values, errors, elapsed=elapsed)
+
+    def busy(self) -> int:
+        return self._busy
+
+    def free_slots(self) -> int:
+        return 0 if self._broken else max(0, 2 * self.workers - self._busy)
+
+    def submit(self, batch: Batch) -> None:
+        self._ensure_started()
+        self._busy += 1
+        self._tasks.put(batch)
+
+    def wake(self) -> None:
+        self._results.put(_WAKE)
+
+    def poll(self, timeout: float | None) -> list[Outcome]:
+        if self._broken is not None:
+            raise self._broken
+        out: list[Outcome] = []
+        deadline = self._next_deadline()
+        if deadline is not None:
+            left = max(0.0, deadline - time.monotonic())
+            timeout = left if timeout is None else min(timeout, left)
+        items: list[Any] = []
+        try:
+            items.append(self._results.get(timeout=timeout) if timeout != 0 else
+                         self._results.get_nowait())
+            while True:
+                items.append(self._results.get_nowait())
+        except queue.Empty:
+            pass
+        for item in items:
+            if item is not _WAKE:
+                self._busy -= 1
+                out.append(item)
+        out.extend(self._enforce_timeouts())
+        if self._broken is not None:
+            raise self._broken
+        return out
+
+    def _next_deadline(self) -> float | None:
+        dues = []
+        for slot in self._slots.values():
+            b = slot.batch
+            if b is not None and not slot.abandoned and b.job.timeout is not None:
+                dues.append(slot.t0 + b.job.timeout if slot.pos >= 0 else time.monotonic() + 0.05)
+        return min(dues) if dues else None
+
+    def _enforce_timeouts(self) -> list[Outcome]:
+        out = []
+        now = time.monotonic()
+        for thread, slot in list(self._slots.items()):
+            with slot.lock:
+                b = slot.batch
+                if b is None or slot.abandoned or b.job.timeout is None or slot.pos < 0:
+                    continue
+                if now - slot.t0 <= b.job.timeout:
+                    continue
+                slot.abandoned = True
+                pos, limit = slot.pos, b.job.timeout
+                values = list(slot.values or []) + [None] * (len(b) - len(slot.values or []))
+                errors = dict(slot.errors or {})
+            index = b.indices[pos]
+            exc = TaskTimeout(
+                f"item {index} ran longer than the timeout of {limit:g} s; a thread cannot be "
+                f"killed, so thread {thread.name} was abandoned (it runs on in the background, "
+                "its result discarded) and a new thread took its place",
+                index=index,
+                seconds=limit,
+            )
+            errors[pos] = TaskError(exc, "")
+            del self._slots[thread]
+            self._busy -= 1
+            out.append(Outcome(b, values, errors, rerun=list(range(pos + 1, len(b)))))
+            if not self._closed:
+                self._add_thread()
+        return out
+
+    def cancel(self, owner: Any) -> list[Batch]:
+        kept, dropped = [], []
+        try:
+            while True:
+                b = self._tasks.get_nowait()
+                (dropped if b is not None and b.owner is owner else kept).append(b)
+        except queue.Empty:
+            pass
+        for b in kept:
+            self._tasks.put(b)
+        self._busy -= len(dropped)
+        return dropped
+
+    def shutdown(self, *, wait: bool = True, kill: bool = False) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if kill:  # threads cannot be killed: drop what has not started
+            try:
+                while True:
+                    b = self._tasks.get_nowait()
+                    if b is not None:
+                        self._busy -= 1
+            except queue.Empty:
+                pass
+        for _ in self._threads:
+            self._tasks.put(None)
+        if wait and not kill:
+            for t in self._threads:
+                if t in self._slots:  # abandoned threads are not waited for
+                    t.join()

@@ -1,0 +1,238 @@
+"""The loop a worker process runs. Kept small and light to import: it is the child's only code.
+
+Protocol (one message per ``send_bytes``; first byte is the kind, then a struct header):
+
+parent -> worker                        worker -> parent
+  J job_id  cloudpickled (fn, mode)       R                 ready (initializer done)
+  B job_id seq  pickled list of items     I                 initializer failed: (exc, tb)
+  D job_id  forget the job                O seq  pickled (values, errors, elapsed)
+  S         stop                          U seq  the items could not be unpickled: message
+                                          X                 retiring after this batch: reason
+
+Before unpickling batch ``seq`` the worker writes ``slot[0] = seq, slot[1] = -1``; before item
+``i`` it writes ``slot[1] = i`` (and ``slot[2]`` = the monotonic clock in ns when the job has a
+timeout); before pickling the results ``slot[1] = -2``. The slot is shared memory that only this
+worker writes and that needs no lock, so when the worker dies the parent reads exactly which
+task it was running, in which phase.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import struct
+import sys
+import time
+import traceback
+from typing import Any
+
+from poolwise.backends._base import call
+
+JOB = b"J"[0]
+BATCH = b"B"[0]
+DROP = b"D"[0]
+STOP = b"S"[0]
+READY = b"R"
+INIT_ERROR = b"I"
+RESULT = b"O"
+UNPICKLABLE = b"U"
+RETIRE = b"X"
+
+JOB_HEADER = struct.Struct("<I")
+BATCH_HEADER = struct.Struct("<IQ")
+SEQ_HEADER = struct.Struct("<Q")
+
+PHASE_UNPICKLE = -1
+PHASE_PICKLE = -2
+PHASE_IDLE = -3
+SLOT_SEQ, SLOT_POS, SLOT_T0 = 0, 1, 2
+SLOT_WORDS = 4
+
+PROTOCOL = 5
+
+
+def _harden(parent_pid: int) -> None:
+    """Die with the parent, stay out of the terminal's Ctrl-C, lead our own process group."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        os.setpgid(0, 0)  # the parent kills the group: the worker and what its tasks started
+    except OSError:
+        pass
+    if sys.platform == "linux":
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os._exit(1)
+
+
+def pack_error(exc: BaseException) -> tuple[BaseException, str]:
+    """The exception and its formatted traceback, with a stand-in if it cannot be pickled."""
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    exc.__traceback__ = None
+    try:
+        pickle.loads(pickle.dumps(exc, PROTOCOL))
+    except Exception:
+        from poolwise._errors import RemoteError
+
+        name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        exc = RemoteError(f"{name}: {exc} (the exception could not be pickled to the parent)")
+    return exc, tb
+
+
+def _dump_results(values: list[Any], errors: dict[int, Any] | None, elapsed: float) -> bytes:
+    try:
+        return pickle.dumps((values, errors, elapsed), PROTOCOL)
+    except Exception:
+        pass
+    import cloudpickle
+
+    try:
+        return cloudpickle.dumps((values, errors, elapsed), PROTOCOL)  # type: ignore[no-any-return]
+    except Exception:
+        pass
+    from poolwise._errors import PicklingError
+    from poolwise._transport import pickling_message, unpicklable_positions
+
+    errors = dict(errors or {})
+    for pos, exc in unpicklable_positions(values).items():
+        err = PicklingError(pickling_message("result", values[pos], exc, index=None))
+        errors[pos] = pack_error(err)
+        values[pos] = None
+    for pos, (exc, tb) in list(errors.items()):  # an exception whose args cannot be pickled
+        try:
+            cloudpickle.dumps(exc)
+        except Exception:
+            errors[pos] = pack_error(PicklingError(f"cannot pickle exception {exc!r}"))
+    return cloudpickle.dumps((values, errors, elapsed), PROTOCOL)  # type: ignore[no-any-return]
+
+
+def _raiser(exc: BaseException) -> Any:
+    from poolwise._errors import PicklingError
+
+    message = (
+        f"cannot unpickle the function in the worker: {type(exc).__name__}: {exc}; "
+        "is its module importable in the worker processes?"
+    )
+
+    def fail(_: Any) -> None:
+        raise PicklingError(message)
+
+    return fail
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        import psutil
+
+        return int(psutil.Process().memory_info().rss)
+
+
+def main(
+    conn: Any,
+    slot: Any,
+    initializer: bytes | None,
+    max_memory: int | None,
+    parent_pid: int,
+    stack_path: str | None,
+) -> None:
+    """Entry point of a worker process. Exits with os._exit: the parent's atexit hooks and
+    buffered files inherited through fork must not run here."""
+    try:
+        _harden(parent_pid)
+        if stack_path:
+            import faulthandler
+
+            faulthandler.register(signal.SIGUSR1, file=open(stack_path, "w"), all_threads=True)  # noqa: SIM115
+        _serve(conn, memoryview(slot).cast("B").cast("q"), initializer, max_memory)
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(0)
+
+
+def _serve(conn: Any, slot: memoryview, initializer: bytes | None, max_memory: int | None) -> None:
+    slot[SLOT_POS] = PHASE_IDLE
+    if initializer is not None:
+        try:
+            init, initargs = pickle.loads(initializer)
+            init(*initargs)
+        except BaseException as exc:
+            conn.send_bytes(INIT_ERROR + pickle.dumps(pack_error(exc), PROTOCOL))
+            return
+    conn.send_bytes(READY)
+    jobs: dict[int, tuple[Any, bool]] = {}
+    monotonic_ns = time.monotonic_ns
+    perf = time.perf_counter
+    while True:
+        try:
+            buf = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        kind = buf[0]
+        if kind == BATCH:
+            job_id, seq = BATCH_HEADER.unpack_from(buf, 1)
+            slot[SLOT_SEQ] = seq
+            slot[SLOT_POS] = PHASE_UNPICKLE
+            try:
+                items = pickle.loads(memoryview(buf)[1 + BATCH_HEADER.size :])
+            except BaseException as exc:
+                msg = f"cannot unpickle the arguments in the worker: {type(exc).__name__}: {exc}"
+                conn.send_bytes(UNPICKLABLE + SEQ_HEADER.pack(seq) + msg.encode())
+                continue
+            del buf
+            fn, timed = jobs[job_id]
+            values: list[Any] = []
+            append = values.append
+            errors: dict[int, tuple[BaseException, str]] | None = None
+            retire = ""
+            t0 = perf()
+            for i, x in enumerate(items):
+                slot[SLOT_POS] = i
+                if timed:
+                    slot[SLOT_T0] = monotonic_ns()
+                try:
+                    append(fn(x))
+                except BaseException as exc:
+                    append(None)
+                    if errors is None:
+                        errors = {}
+                    errors[i] = pack_error(exc)
+                    if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+                        retire = f"the task raised {type(exc).__name__}"
+            elapsed = perf() - t0
+            slot[SLOT_POS] = PHASE_PICKLE
+            del items
+            payload = _dump_results(values, errors, elapsed)
+            del values
+            conn.send_bytes(RESULT + SEQ_HEADER.pack(seq) + payload)
+            slot[SLOT_POS] = PHASE_IDLE
+            if max_memory is not None and not retire:
+                rss = _rss_bytes()
+                if rss > max_memory:
+                    retire = f"resident memory {rss / 1e6:.0f} MB passed max_memory_per_child"
+            if retire:
+                conn.send_bytes(RETIRE + retire.encode())
+                return
+        elif kind == JOB:
+            (job_id,) = JOB_HEADER.unpack_from(buf, 1)
+            try:
+                fn, mode, timed = pickle.loads(memoryview(buf)[1 + JOB_HEADER.size :])
+                jobs[job_id] = (call(fn, mode), timed)
+            except BaseException as exc:
+                jobs[job_id] = (_raiser(exc), False)
+        elif kind == DROP:
+            (job_id,) = JOB_HEADER.unpack_from(buf, 1)
+            jobs.pop(job_id, None)
+        elif kind == STOP:
+            return
