@@ -56,7 +56,7 @@ class _Collector:
         self.completed -= 1
 
     def room(self) -> int:
-        taken = self.run._next if self.run is not None else 0  # noqa: SLF001
+        taken = self.run._next if self.run is not None else 0
         return MAX_OUTSTANDING - (taken - self.handed)
 
     def take(self) -> Iterator[list[Any]]:
@@ -86,8 +86,9 @@ def _raise_failure(index: int, error: TaskError, completed: int, total: int | No
     raise exc
 
 
-def _run(fn: Callable[..., Any], items: Iterable[Any], opts: Options, *, ordered: bool,
-         progress: bool) -> Iterator[list[Any]]:
+def _run(
+    fn: Callable[..., Any], items: Iterable[Any], opts: Options, *, ordered: bool, progress: bool
+) -> Iterator[list[Any]]:
     """Yield lists of results as they become available (the caller flattens them)."""
     backend = create_backend(opts.backend, opts.workers, **opts.backend_options())
     total = len(items) if isinstance(items, (list, tuple, range)) else None
@@ -169,7 +170,7 @@ def imap(
     return itertools.chain.from_iterable(_run(fn, items, opts, ordered=ordered, progress=progress))
 
 
-def map(  # noqa: A001 - the name users expect, as in Executor.map and Pool.map
+def map(
     fn: Callable[[Any], Any],
     items: Iterable[Any],
     *,

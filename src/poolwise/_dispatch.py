@@ -131,7 +131,7 @@ class JobRun:
                 self.sink.ok_range(indices.start, values)
             else:
                 ok = self.sink.ok
-                for index, value in zip(indices, values):
+                for index, value in zip(indices, values, strict=False):
                     ok(index, value)
             return
         again = self._alone if outcome.split else self._again

@@ -193,13 +193,14 @@ class Executor(cf.Executor):
             job, item = self._job(fn, "star"), args
         future: cf.Future[Any] = cf.Future()
         sink = _FutureSink(future)
-        run = JobRun(job, [item], sink, Chunker(1, fixed=1), retries=self._opts.retries,
-                     owns_job=False)
+        run = JobRun(
+            job, [item], sink, Chunker(1, fixed=1), retries=self._opts.retries, owns_job=False
+        )
         sink.run = run
         self._enqueue(run)
         return future
 
-    def map(  # type: ignore[override]
+    def map(
         self,
         fn: Callable[..., Any],
         *iterables: Iterable[Any],
@@ -221,7 +222,7 @@ class Executor(cf.Executor):
         if len(iterables) == 1:
             job, items = self._job(fn, "one"), list(iterables[0])
         else:
-            job, items = self._job(fn, "star"), list(zip(*iterables))
+            job, items = self._job(fn, "star"), list(zip(*iterables, strict=False))
         sink = _QueueSink()
         chunker = Chunker(self._opts.workers, fixed=chunksize or self._opts.chunksize)
         run = JobRun(job, items, sink, chunker, retries=self._opts.retries, owns_job=False)

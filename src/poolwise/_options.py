@@ -13,8 +13,16 @@ from poolwise._errors import PicklingError
 from poolwise.backends import BACKENDS
 
 OnError = Literal["raise", "return"]
-_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20,
-          "gib": 2**30}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+}
 
 
 @dataclass(frozen=True)
@@ -123,8 +131,10 @@ def resolve(
         workers = default_workers(backend)
     _positive_int(workers, "workers")
     if backend == "serial" and workers != 1:
-        raise ValueError(f'backend="serial" runs one task at a time; workers={workers} makes no '
-                         'sense (leave it out, or use backend="thread" or "process")')
+        raise ValueError(
+            f'backend="serial" runs one task at a time; workers={workers} makes no '
+            'sense (leave it out, or use backend="thread" or "process")'
+        )
     if chunksize is not None:
         _positive_int(chunksize, "chunksize")
     if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):

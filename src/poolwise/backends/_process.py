@@ -44,14 +44,18 @@ import time
 import weakref
 from collections import deque
 from dataclasses import dataclass, field
-from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from multiprocessing.sharedctypes import RawArray
 from typing import Any, ClassVar
 
 from poolwise import _transport
-from poolwise._errors import PicklingError, RemoteTraceback, TaskTimeout, WorkerCrashed
-from poolwise._errors import WorkerInitError
+from poolwise._errors import (
+    PicklingError,
+    RemoteTraceback,
+    TaskTimeout,
+    WorkerCrashed,
+    WorkerInitError,
+)
 from poolwise.backends import _worker as W
 from poolwise.backends._base import Backend, Batch, Job, Outcome, TaskError
 
@@ -173,9 +177,9 @@ class ProcessBackend(Backend):
 
     def _spawn(self) -> None:
         method = choose_start_method(self._start_method)
-        ctx: BaseContext = mp.get_context(method)
+        ctx: Any = mp.get_context(method)
         if method == "forkserver":
-            ctx.set_forkserver_preload(["poolwise.backends._worker"])  # type: ignore[attr-defined]
+            ctx.set_forkserver_preload(["poolwise.backends._worker"])
         self.start_methods_used.add(method)
         parent_conn, child_conn = ctx.Pipe(duplex=True)
         slot = RawArray("q", W.SLOT_WORDS)
@@ -183,14 +187,14 @@ class ProcessBackend(Backend):
         if self._stack_dir is not None:
             fd, stack_path = tempfile.mkstemp(dir=self._stack_dir, suffix=".stack")
             os.close(fd)
-        proc = ctx.Process(  # type: ignore[attr-defined]
+        proc = ctx.Process(
             target=W.main,
             args=(child_conn, slot, self._init_blob, self._max_memory, os.getpid(), stack_path),
             name="poolwise-worker",
         )
         proc.start()
         child_conn.close()
-        view = memoryview(slot).cast("B").cast("q")  # type: ignore[arg-type]
+        view = memoryview(slot).cast("B").cast("q")
         self._pool.append(_Worker(proc, parent_conn, view, stack_path=stack_path))
 
     def shutdown(self, *, wait: bool = True, kill: bool = False) -> None:
@@ -394,7 +398,7 @@ class ProcessBackend(Backend):
             elif obj in by_conn:
                 self._drain(by_conn[obj], outcomes)
             else:
-                dead.append(by_sentinel[obj])
+                dead.append(by_sentinel[obj])  # type: ignore[index]
         dead.extend(self._enforce_timeouts())
         for w in dict.fromkeys(dead):
             self._drain(w, outcomes)
@@ -440,9 +444,9 @@ class ProcessBackend(Backend):
             )
         task_errors = {}
         if errors:
-            for pos, (exc, tb) in errors.items():
-                exc.__cause__ = RemoteTraceback(tb)
-                task_errors[pos] = TaskError(exc, tb)
+            for pos, (error, tb) in errors.items():
+                error.__cause__ = RemoteTraceback(tb)
+                task_errors[pos] = TaskError(error, tb)
         return Outcome(batch, values, task_errors, elapsed=elapsed)
 
     def _next_deadline(self) -> float | None:

@@ -163,8 +163,9 @@ class ThreadBackend(Backend):
             timeout = left if timeout is None else min(timeout, left)
         items: list[Any] = []
         try:
-            items.append(self._results.get(timeout=timeout) if timeout != 0 else
-                         self._results.get_nowait())
+            items.append(
+                self._results.get(timeout=timeout) if timeout != 0 else self._results.get_nowait()
+            )
             while True:
                 items.append(self._results.get_nowait())
         except queue.Empty:
@@ -217,11 +218,15 @@ class ThreadBackend(Backend):
         return out
 
     def cancel(self, owner: Any) -> list[Batch]:
-        kept, dropped = [], []
+        kept: list[Batch | None] = []
+        dropped: list[Batch] = []
         try:
             while True:
                 b = self._tasks.get_nowait()
-                (dropped if b is not None and b.owner is owner else kept).append(b)
+                if b is not None and b.owner is owner:
+                    dropped.append(b)
+                else:
+                    kept.append(b)
         except queue.Empty:
             pass
         for b in kept:

@@ -104,7 +104,7 @@ def _dump_results(values: list[Any], errors: dict[int, Any] | None, elapsed: flo
         err = PicklingError(pickling_message("result", values[pos], exc, index=None))
         errors[pos] = pack_error(err)
         values[pos] = None
-    for pos, (exc, tb) in list(errors.items()):  # an exception whose args cannot be pickled
+    for pos, (exc, _tb) in list(errors.items()):  # an exception whose args cannot be pickled
         try:
             cloudpickle.dumps(exc)
         except Exception:
