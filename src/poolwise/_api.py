@@ -143,6 +143,8 @@ def imap(
     start_method: str | None = None,
     max_tasks_per_child: int | None = None,
     max_memory_per_child: int | str | None = None,
+    client: Any = None,
+    address: str | None = None,
 ) -> Iterator[Any]:
     """Apply ``fn`` to every item, yielding results as an iterator.
 
@@ -165,6 +167,8 @@ def imap(
         start_method=start_method,
         max_tasks_per_child=max_tasks_per_child,
         max_memory_per_child=max_memory_per_child,
+        client=client,
+        address=address,
     )
     check_function(fn, opts.backend)
     return itertools.chain.from_iterable(_run(fn, items, opts, ordered=ordered, progress=progress))
@@ -187,6 +191,8 @@ def map(
     start_method: str | None = None,
     max_tasks_per_child: int | None = None,
     max_memory_per_child: int | str | None = None,
+    client: Any = None,
+    address: str | None = None,
 ) -> list[Any]:
     """Apply ``fn`` to every item and return the results as a list.
 
@@ -209,6 +215,8 @@ def map(
             while the program runs a single thread, forkserver otherwise.
         max_tasks_per_child, max_memory_per_child: processes only: replace a worker after that
             many tasks, or once its resident memory passes the size (``"500MB"``).
+        client, address: dask only: an existing ``distributed.Client``, or a scheduler
+            address ``"tcp://host:8786"``; neither: a local cluster started on first use.
 
     Raises:
         The exception of the first failed task, as itself (with the worker's traceback as
@@ -226,6 +234,8 @@ def map(
         start_method=start_method,
         max_tasks_per_child=max_tasks_per_child,
         max_memory_per_child=max_memory_per_child,
+        client=client,
+        address=address,
     )
     check_function(fn, opts.backend)
     results: list[Any] = []

@@ -89,7 +89,7 @@ class Executor(cf.Executor):
         timeout: seconds each task may run (TaskTimeout beyond; see :func:`poolwise.map`).
         retries: runs again a task that crashed its worker or timed out.
         initializer, initargs, start_method, max_tasks_per_child, max_memory_per_child,
-        thread_name_prefix: as in :func:`poolwise.map`.
+        thread_name_prefix, client, address: as in :func:`poolwise.map`.
     """
 
     def __init__(
@@ -106,6 +106,8 @@ class Executor(cf.Executor):
         max_tasks_per_child: int | None = None,
         max_memory_per_child: int | str | None = None,
         thread_name_prefix: str = "",
+        client: Any = None,
+        address: str | None = None,
     ) -> None:
         self._opts = resolve(
             backend=backend,
@@ -119,6 +121,8 @@ class Executor(cf.Executor):
             max_tasks_per_child=max_tasks_per_child,
             max_memory_per_child=max_memory_per_child,
             thread_name_prefix=thread_name_prefix,
+            client=client,
+            address=address,
         )
         self._backend = create_backend(
             self._opts.backend, self._opts.workers, **self._opts.backend_options()

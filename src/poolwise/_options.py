@@ -39,6 +39,8 @@ class Options:
     max_tasks_per_child: int | None
     max_memory_per_child: int | None
     thread_name_prefix: str = ""
+    client: Any = None
+    address: str | None = None
 
     def backend_options(self) -> dict[str, Any]:
         return {
@@ -48,6 +50,8 @@ class Options:
             "max_tasks_per_child": self.max_tasks_per_child,
             "max_memory_per_child": self.max_memory_per_child,
             "thread_name_prefix": self.thread_name_prefix,
+            "client": self.client,
+            "address": self.address,
         }
 
 
@@ -119,6 +123,8 @@ def resolve(
     max_tasks_per_child: int | None = None,
     max_memory_per_child: int | str | None = None,
     thread_name_prefix: str = "",
+    client: Any = None,
+    address: str | None = None,
 ) -> Options:
     if backend == "auto":
         raise ValueError(
@@ -150,6 +156,10 @@ def resolve(
         raise ValueError(
             f"unknown start_method {start_method!r}; use 'fork', 'forkserver' or 'spawn'"
         )
+    if (client is not None or address is not None) and backend != "dask":
+        raise ValueError(f'client= and address= are for backend="dask", not {backend!r}')
+    if client is not None and address is not None:
+        raise ValueError("give client= or address=, not both")
     if backend in ("process", "dask") and initializer is not None:
         check_function(initializer, backend)
     return Options(
@@ -165,4 +175,6 @@ def resolve(
         max_tasks_per_child=max_tasks_per_child,
         max_memory_per_child=parse_size(max_memory_per_child, "max_memory_per_child"),
         thread_name_prefix=thread_name_prefix,
+        client=client,
+        address=address,
     )
