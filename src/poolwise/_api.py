@@ -3,9 +3,8 @@ calling thread (no helper thread, so the process backend may use the fast, safe 
 
 from __future__ import annotations
 
-import itertools
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
 from poolwise._batching import Chunker
@@ -171,7 +170,16 @@ def imap(
         address=address,
     )
     check_function(fn, opts.backend)
-    return itertools.chain.from_iterable(_run(fn, items, opts, ordered=ordered, progress=progress))
+    return _flatten(_run(fn, items, opts, ordered=ordered, progress=progress))
+
+
+def _flatten(chunks: Generator[list[Any], None, None]) -> Generator[Any, None, None]:
+    """One result at a time; closing it (or dropping it) shuts the pool down at once."""
+    try:
+        for chunk in chunks:
+            yield from chunk
+    finally:
+        chunks.close()
 
 
 def map(

@@ -189,7 +189,16 @@ class ProcessBackend(Backend):
             os.close(fd)
         proc = ctx.Process(
             target=W.main,
-            args=(child_conn, slot, self._init_blob, self._max_memory, os.getpid(), stack_path),
+            # under fork we are the parent, so the worker can tell if we died before its
+            # PR_SET_PDEATHSIG took hold; under forkserver/spawn its parent is another process
+            args=(
+                child_conn,
+                slot,
+                self._init_blob,
+                self._max_memory,
+                os.getpid() if method == "fork" else None,
+                stack_path,
+            ),
             name="poolwise-worker",
         )
         proc.start()

@@ -52,7 +52,7 @@ SLOT_WORDS = 4
 PROTOCOL = 5
 
 
-def _harden(parent_pid: int) -> None:
+def _harden(parent_pid: int | None) -> None:
     """Die with the parent, stay out of the terminal's Ctrl-C, lead our own process group."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -67,7 +67,7 @@ def _harden(parent_pid: int) -> None:
             libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         except (OSError, AttributeError):
             pass
-        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        if parent_pid is not None and os.getppid() != parent_pid:  # died before prctl
             os._exit(1)
 
 
@@ -141,7 +141,7 @@ def main(
     slot: Any,
     initializer: bytes | None,
     max_memory: int | None,
-    parent_pid: int,
+    parent_pid: int | None,
     stack_path: str | None,
 ) -> None:
     """Entry point of a worker process. Exits with os._exit: the parent's atexit hooks and

@@ -1,0 +1,47 @@
+"""Adaptive batch sizes, from injected durations (no clocks involved)."""
+
+from __future__ import annotations
+
+from poolwise._batching import Chunker
+
+
+def test_first_batch_is_a_single_task() -> None:
+    assert Chunker(2).size(100_000) == 1
+
+
+def test_tiny_tasks_grow_into_large_batches_step_by_step() -> None:
+    c = Chunker(2, target=0.02)
+    c.observe(1, 1e-7)
+    first = c.size(100_000)
+    assert first == 64  # growth is capped at 64x what was measured
+    c.observe(64, 64e-7)
+    assert c.size(100_000) == 64 * 64
+    c.observe(4096, 4096e-7)
+    assert c.size(100_000) == 100_000 // 8  # then capped by the guided share
+
+
+def test_slow_tasks_stay_alone() -> None:
+    c = Chunker(2, target=0.02)
+    c.observe(1, 0.025)
+    assert c.size(64) == 1
+
+
+def test_guided_shrinks_towards_the_tail_but_not_below_the_floor() -> None:
+    c = Chunker(2, target=0.02)
+    for _ in range(4):
+        c.observe(4096, 4096 * 1e-4)  # 0.1 ms per task: target is 200 tasks
+    assert c.size(100_000) == 200
+    assert c.size(400) == 50  # guided: 400 / (4 * 2)
+    assert c.size(10) == 20  # floor: a tenth of the target duration
+
+
+def test_fixed_chunksize_is_kept() -> None:
+    c = Chunker(4, fixed=7)
+    c.observe(7, 1.0)
+    assert c.size(3) == 7
+
+
+def test_unknown_length_uses_duration_only() -> None:
+    c = Chunker(2, target=0.01)
+    c.observe(1, 1e-3)
+    assert c.size(None) == 10
