@@ -17,7 +17,11 @@ def test_tiny_tasks_grow_into_large_batches_step_by_step() -> None:
     c.observe(64, 64e-7)
     assert c.size(100_000) == 64 * 64
     c.observe(4096, 4096e-7)
-    assert c.size(100_000) == 100_000 // 8  # then capped by the guided share
+    # the guided share (100_000 / 8) would be smaller than a tenth of the target (2 ms of
+    # work, 20_000 tasks of 0.1 us): the floor wins
+    assert c.size(100_000) == 20_000
+    c.observe(1, 1e-3)  # the tasks turn slow: the smoothed estimate is halfway, 0.5 ms
+    assert c.size(100_000) == int(0.02 / (0.5e-7 + 0.5e-3))  # 39
 
 
 def test_slow_tasks_stay_alone() -> None:
