@@ -17,9 +17,8 @@ def test_tiny_tasks_grow_into_large_batches_step_by_step() -> None:
     c.observe(64, 64e-7)
     assert c.size(100_000) == 64 * 64
     c.observe(4096, 4096e-7)
-    # the guided share (100_000 / 8) would be smaller than a tenth of the target (2 ms of
-    # work, 20_000 tasks of 0.1 us): the floor wins
-    assert c.size(100_000) == 20_000
+    assert c.size(100_000) == 100_000 // 8  # the guided share
+    assert c.size(1_000) == 4_000  # the floor: a fiftieth of the target (0.4 ms of work)
     c.observe(1, 1e-3)  # the tasks turn slow: the smoothed estimate is halfway, 0.5 ms
     assert c.size(100_000) == int(0.02 / (0.5e-7 + 0.5e-3))  # 39
 
@@ -36,7 +35,7 @@ def test_guided_shrinks_towards_the_tail_but_not_below_the_floor() -> None:
         c.observe(4096, 4096 * 1e-4)  # 0.1 ms per task: target is 200 tasks
     assert c.size(100_000) == 200
     assert c.size(400) == 50  # guided: 400 / (4 * 2)
-    assert c.size(10) == 20  # floor: a tenth of the target duration
+    assert c.size(10) == 4  # floor: a fiftieth of the target duration
 
 
 def test_fixed_chunksize_is_kept() -> None:

@@ -4,7 +4,7 @@ The size is chosen from the task duration measured by the workers themselves (co
 only), aiming at batches of about ``target`` seconds so that the per-message cost (a few tens of
 microseconds) is amortized; it is capped, when the number of items is known, so that every
 worker gets several batches (guided self-scheduling: the tail stays balanced) though never
-below a tenth of the target duration, and it grows at
+below a fiftieth of the target duration, and it grows at
 most 64-fold per measurement so one lucky fast task cannot make a giant batch of slow ones.
 """
 
@@ -39,9 +39,9 @@ class Chunker:
         n = min(n, 64 * max(1, self._largest_measured))
         if remaining is not None:
             guided = math.ceil(remaining / (self.per_worker * self.workers))
-            # ...but never below a tenth of the target: a batch of tiny tasks whose message
+            # ...but never below a fiftieth of the target: a batch of tiny tasks whose message
             # costs more than its work helps no balance
-            floor = 0.1 * self.target / self.per_item if self.per_item > 0 else remaining
+            floor = 0.02 * self.target / self.per_item if self.per_item > 0 else remaining
             n = min(n, max(guided, floor))
         return max(1, min(int(n), 1_000_000))
 

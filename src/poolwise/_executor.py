@@ -7,6 +7,7 @@ locked inbox and wake it. Futures are standard ``concurrent.futures.Future`` obj
 from __future__ import annotations
 
 import concurrent.futures as cf
+import itertools
 import queue
 import threading
 import time
@@ -231,11 +232,13 @@ class Executor(cf.Executor):
         chunker = Chunker(self._opts.workers, fixed=chunksize or self._opts.chunksize)
         run = JobRun(job, items, sink, chunker, retries=self._opts.retries, owns_job=False)
         self._enqueue(run)
-        return self._results(run, sink, len(items), deadline)
+        # chain hands out items at C speed; the chunk generator it holds stops the run if the
+        # caller drops the iterator early (the generator is closed when collected)
+        return itertools.chain.from_iterable(self._chunks(run, sink, len(items), deadline))
 
-    def _results(
+    def _chunks(
         self, run: JobRun, sink: _QueueSink, total: int, deadline: float | None
-    ) -> Iterator[Any]:
+    ) -> Iterator[list[Any]]:
         ready: dict[int, Any] = {}
         failed: dict[int, BaseException] = {}
         position = 0
@@ -246,7 +249,7 @@ class Executor(cf.Executor):
                 if position in ready:
                     chunk = ready.pop(position)
                     position += len(chunk)
-                    yield from chunk
+                    yield chunk
                     continue
                 wait = None if deadline is None else deadline - time.monotonic()
                 if wait is not None and wait <= 0:

@@ -85,9 +85,24 @@ def choose_start_method(requested: str | None) -> str:
         return requested
     if sys.platform != "linux":
         return "spawn"
-    if threading.current_thread() is threading.main_thread() and _os_thread_count() == 1:
+    if threading.current_thread() is threading.main_thread() and _single_threaded():
         return "fork"
     return "forkserver"
+
+
+def _single_threaded() -> bool:
+    """True when the OS sees one thread. A thread just joined (an executor's manager, say) can
+    linger in /proc for a moment after Python forgets it: wait up to 20 ms for it to go."""
+    if _os_thread_count() == 1:
+        return True
+    if threading.active_count() != 1:
+        return False
+    deadline = time.monotonic() + 0.02
+    while time.monotonic() < deadline:
+        time.sleep(0.0005)
+        if _os_thread_count() == 1:
+            return True
+    return False
 
 
 def describe_exit(exitcode: int | None, *, killed_by_us: bool) -> str:

@@ -1,0 +1,239 @@
+"""Issue 3's speed goals: poolwise against the standard library and its peers, one run.
+
+Every figure is a median of repeats measured side by side in this run; ratios are what
+matter on a shared, noisy machine.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import importlib.util
+import multiprocessing as mp
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import poolwise as pw
+
+TITLE = "core: poolwise vs concurrent.futures, multiprocessing.Pool and peers (2 workers)"
+W = 2
+_SPIN = 1  # loop count for ~25 ms of pure Python, calibrated below
+
+
+def tiny(x: int) -> int:
+    return x * 2
+
+
+def spin(_: int) -> int:
+    total = 0
+    for i in range(_SPIN):
+        total += i * i
+    return total
+
+
+def nap(_: int) -> None:
+    time.sleep(0.02)
+
+
+def set_spin(n: int) -> None:
+    global _SPIN
+    _SPIN = n
+
+
+def calibrate(target: float = 0.025) -> int:
+    n = 100_000
+    while True:
+        set_spin(n)
+        t = min(_timed(lambda: spin(0)) for _ in range(3))
+        if t > 0.005:
+            return max(1, int(n * target / t))
+        n *= 4
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def median_time(fn: Callable[[], Any], repeat: int, setup: Callable[[], Any] | None = None) -> float:
+    times = []
+    for _ in range(repeat):
+        if setup:
+            setup()
+        times.append(_timed(fn))
+    return statistics.median(times)
+
+
+def _pool(ctx: str = "fork") -> Any:
+    return mp.get_context(ctx).Pool(W, initializer=set_spin, initargs=(_SPIN,))
+
+
+def tiny_tasks(repeat: int) -> list[dict[str, Any]]:
+    n = 100_000
+    items = list(range(n))
+    rows: list[dict[str, Any]] = []
+
+    def row(name: str, mode: str, seconds: float, count: int = n) -> None:
+        rows.append({"benchmark": "100k tiny tasks", "runner": name, "mode": mode,
+                     "seconds": seconds, "tasks_per_s": count / seconds})
+
+    row("plain loop", "-", median_time(lambda: [tiny(x) for x in items], repeat))
+
+    def pool_cold() -> None:
+        with _pool() as p:
+            p.map(tiny, items)
+
+    row("multiprocessing.Pool.map", "cold", median_time(pool_cold, repeat))
+    with _pool() as p:
+        p.map(tiny, range(10))
+        row("multiprocessing.Pool.map", "warm", median_time(lambda: p.map(tiny, items), repeat))
+    good = n // (4 * W)
+    ctx = mp.get_context("fork")
+
+    def ppe_cold() -> None:
+        with cf.ProcessPoolExecutor(W, mp_context=ctx) as ex:
+            list(ex.map(tiny, items, chunksize=good))
+
+    row(f"ProcessPoolExecutor chunksize={good}", "cold", median_time(ppe_cold, repeat))
+    with cf.ProcessPoolExecutor(W, mp_context=ctx) as ex:
+        list(ex.map(tiny, range(10)))
+        row(f"ProcessPoolExecutor chunksize={good}", "warm",
+            median_time(lambda: list(ex.map(tiny, items, chunksize=good)), repeat))
+        small = items[:5000]
+        row("ProcessPoolExecutor chunksize=1 (5k items)", "warm",
+            median_time(lambda: list(ex.map(tiny, small)), max(1, repeat // 2)), len(small))
+    row("poolwise.map (process)", "cold",
+        median_time(lambda: pw.map(tiny, items, backend="process", workers=W), repeat))
+    with pw.Executor(backend="process", workers=W) as pex:
+        pex.start()
+        list(pex.map(tiny, range(10)))
+        row("poolwise Executor.map (process)", "warm",
+            median_time(lambda: list(pex.map(tiny, items)), repeat))
+    if importlib.util.find_spec("joblib"):
+        import joblib
+
+        with joblib.Parallel(n_jobs=W, batch_size="auto") as par:
+            par(joblib.delayed(tiny)(x) for x in range(100))
+            row("joblib (loky)", "warm",
+                median_time(lambda: par(joblib.delayed(tiny)(x) for x in items), repeat))
+    if importlib.util.find_spec("mpire"):
+        import mpire
+
+        with mpire.WorkerPool(n_jobs=W, keep_alive=True) as mpool:
+            mpool.map(tiny, range(10))
+            row("mpire", "warm", median_time(lambda: mpool.map(tiny, items), repeat))
+    return rows
+
+
+def cpu_tasks(repeat: int) -> list[dict[str, Any]]:
+    items = list(range(64))
+    serial = median_time(lambda: [spin(x) for x in items], max(1, repeat // 2))
+    rows: list[dict[str, Any]] = []
+
+    def row(name: str, mode: str, seconds: float) -> None:
+        rows.append({"benchmark": "64 x 25 ms pure Python", "runner": name, "mode": mode,
+                     "seconds": seconds, "efficiency": serial / seconds / W})
+
+    rows.append({"benchmark": "64 x 25 ms pure Python", "runner": "plain loop", "mode": "-",
+                 "seconds": serial, "efficiency": 1.0 / W})
+
+    def pool_cold() -> None:
+        with _pool() as p:
+            p.map(spin, items)
+
+    row("multiprocessing.Pool.map", "cold", median_time(pool_cold, repeat))
+    with _pool() as p:
+        p.map(tiny, range(10))
+        row("multiprocessing.Pool.map", "warm", median_time(lambda: p.map(spin, items), repeat))
+        row("multiprocessing.Pool.map chunksize=1", "warm",
+            median_time(lambda: p.map(spin, items, chunksize=1), repeat))
+    ctx = mp.get_context("fork")
+
+    def ppe_cold() -> None:
+        with cf.ProcessPoolExecutor(W, mp_context=ctx, initializer=set_spin,
+                                    initargs=(_SPIN,)) as ex:
+            list(ex.map(spin, items))
+
+    row("ProcessPoolExecutor chunksize=1", "cold", median_time(ppe_cold, repeat))
+    row("poolwise.map (process)", "cold",
+        median_time(lambda: pw.map(spin, items, backend="process", workers=W,
+                                   initializer=set_spin, initargs=(_SPIN,)), repeat))
+    with pw.Executor(backend="process", workers=W, initializer=set_spin,
+                     initargs=(_SPIN,)) as pex:
+        pex.start()
+        list(pex.map(tiny, range(10)))
+        row("poolwise Executor.map (process)", "warm",
+            median_time(lambda: list(pex.map(spin, items)), repeat))
+    return rows
+
+
+def first_result(repeat: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    ctx = mp.get_context("fork")
+
+    def row(name: str, seconds: float) -> None:
+        rows.append({"benchmark": "create a pool, get one result", "runner": name,
+                     "mode": "cold", "seconds": seconds})
+
+    def ppe() -> None:
+        with cf.ProcessPoolExecutor(W, mp_context=ctx) as ex:
+            ex.submit(tiny, 1).result()
+
+    def pool() -> None:
+        with mp.get_context("fork").Pool(W) as p:
+            p.apply(tiny, (1,))
+
+    def ours() -> None:
+        with pw.ProcessPoolExecutor(W) as ex:
+            ex.submit(tiny, 1).result()
+
+    row("ProcessPoolExecutor (fork)", median_time(ppe, repeat * 3))
+    row("multiprocessing.Pool (fork)", median_time(pool, repeat * 3))
+    row("poolwise.ProcessPoolExecutor", median_time(ours, repeat * 3))
+    row("poolwise.map([1])", median_time(lambda: pw.map(tiny, [1], workers=W), repeat * 3))
+    return rows
+
+
+def sleeping(repeat: int) -> list[dict[str, Any]]:
+    items = list(range(200))
+    rows: list[dict[str, Any]] = []
+
+    def std() -> None:
+        with cf.ThreadPoolExecutor(32) as ex:
+            list(ex.map(nap, items))
+
+    for name, fn in [
+        ("ThreadPoolExecutor", std),
+        ("poolwise.map (thread)", lambda: pw.map(nap, items, backend="thread", workers=32)),
+    ]:
+        rows.append({"benchmark": "200 x 20 ms sleeps, 32 threads", "runner": name,
+                     "mode": "cold", "seconds": median_time(fn, repeat), "ideal_s": 0.125})
+    return rows
+
+
+def import_time(repeat: int) -> list[dict[str, Any]]:
+    def run(code: str) -> float:
+        times = []
+        for _ in range(repeat * 3):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True)
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    base = run("pass")
+    ours = run("import poolwise")
+    return [{"benchmark": "import poolwise", "runner": "python -c 'import poolwise' - 'pass'",
+             "mode": "-", "seconds": ours - base}]
+
+
+def run(quick: bool) -> list[dict[str, Any]]:
+    repeat = 2 if quick else 5
+    set_spin(calibrate())
+    rows = []
+    for part in (tiny_tasks, cpu_tasks, first_result, sleeping, import_time):
+        rows.extend(part(repeat))
+    return rows
