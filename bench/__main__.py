@@ -72,7 +72,9 @@ def main() -> int:
         rows = mod.run(args.quick)
         print_table(mod.TITLE, rows)
         out = RESULTS / f"{name}.json"
-        out.write_text(json.dumps({"machine": machine(), "title": mod.TITLE, "rows": rows}, indent=2))
+        out.write_text(
+            json.dumps({"machine": machine(), "title": mod.TITLE, "rows": rows}, indent=2)
+        )
         print(f"saved {out}")
     return 0
 

@@ -59,7 +59,9 @@ def _timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - t0
 
 
-def median_time(fn: Callable[[], Any], repeat: int, setup: Callable[[], Any] | None = None) -> float:
+def median_time(
+    fn: Callable[[], Any], repeat: int, setup: Callable[[], Any] | None = None
+) -> float:
     times = []
     for _ in range(repeat):
         if setup:
@@ -78,8 +80,15 @@ def tiny_tasks(repeat: int) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     def row(name: str, mode: str, seconds: float, count: int = n) -> None:
-        rows.append({"benchmark": "100k tiny tasks", "runner": name, "mode": mode,
-                     "seconds": seconds, "tasks_per_s": count / seconds})
+        rows.append(
+            {
+                "benchmark": "100k tiny tasks",
+                "runner": name,
+                "mode": mode,
+                "seconds": seconds,
+                "tasks_per_s": count / seconds,
+            }
+        )
 
     row("plain loop", "-", median_time(lambda: [tiny(x) for x in items], repeat))
 
@@ -101,25 +110,41 @@ def tiny_tasks(repeat: int) -> list[dict[str, Any]]:
     row(f"ProcessPoolExecutor chunksize={good}", "cold", median_time(ppe_cold, repeat))
     with cf.ProcessPoolExecutor(W, mp_context=ctx) as ex:
         list(ex.map(tiny, range(10)))
-        row(f"ProcessPoolExecutor chunksize={good}", "warm",
-            median_time(lambda: list(ex.map(tiny, items, chunksize=good)), repeat))
+        row(
+            f"ProcessPoolExecutor chunksize={good}",
+            "warm",
+            median_time(lambda: list(ex.map(tiny, items, chunksize=good)), repeat),
+        )
         small = items[:5000]
-        row("ProcessPoolExecutor chunksize=1 (5k items)", "warm",
-            median_time(lambda: list(ex.map(tiny, small)), max(1, repeat // 2)), len(small))
-    row("poolwise.map (process)", "cold",
-        median_time(lambda: pw.map(tiny, items, backend="process", workers=W), repeat))
+        row(
+            "ProcessPoolExecutor chunksize=1 (5k items)",
+            "warm",
+            median_time(lambda: list(ex.map(tiny, small)), max(1, repeat // 2)),
+            len(small),
+        )
+    row(
+        "poolwise.map (process)",
+        "cold",
+        median_time(lambda: pw.map(tiny, items, backend="process", workers=W), repeat),
+    )
     with pw.Executor(backend="process", workers=W) as pex:
         pex.start()
         list(pex.map(tiny, range(10)))
-        row("poolwise Executor.map (process)", "warm",
-            median_time(lambda: list(pex.map(tiny, items)), repeat))
+        row(
+            "poolwise Executor.map (process)",
+            "warm",
+            median_time(lambda: list(pex.map(tiny, items)), repeat),
+        )
     if importlib.util.find_spec("joblib"):
         import joblib
 
         with joblib.Parallel(n_jobs=W, batch_size="auto") as par:
             par(joblib.delayed(tiny)(x) for x in range(100))
-            row("joblib (loky)", "warm",
-                median_time(lambda: par(joblib.delayed(tiny)(x) for x in items), repeat))
+            row(
+                "joblib (loky)",
+                "warm",
+                median_time(lambda: par(joblib.delayed(tiny)(x) for x in items), repeat),
+            )
     if importlib.util.find_spec("mpire"):
         import mpire
 
@@ -135,11 +160,25 @@ def cpu_tasks(repeat: int) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     def row(name: str, mode: str, seconds: float) -> None:
-        rows.append({"benchmark": "64 x 25 ms pure Python", "runner": name, "mode": mode,
-                     "seconds": seconds, "efficiency": serial / seconds / W})
+        rows.append(
+            {
+                "benchmark": "64 x 25 ms pure Python",
+                "runner": name,
+                "mode": mode,
+                "seconds": seconds,
+                "efficiency": serial / seconds / W,
+            }
+        )
 
-    rows.append({"benchmark": "64 x 25 ms pure Python", "runner": "plain loop", "mode": "-",
-                 "seconds": serial, "efficiency": 1.0 / W})
+    rows.append(
+        {
+            "benchmark": "64 x 25 ms pure Python",
+            "runner": "plain loop",
+            "mode": "-",
+            "seconds": serial,
+            "efficiency": 1.0 / W,
+        }
+    )
 
     def pool_cold() -> None:
         with _pool() as p:
@@ -149,25 +188,38 @@ def cpu_tasks(repeat: int) -> list[dict[str, Any]]:
     with _pool() as p:
         p.map(tiny, range(10))
         row("multiprocessing.Pool.map", "warm", median_time(lambda: p.map(spin, items), repeat))
-        row("multiprocessing.Pool.map chunksize=1", "warm",
-            median_time(lambda: p.map(spin, items, chunksize=1), repeat))
+        row(
+            "multiprocessing.Pool.map chunksize=1",
+            "warm",
+            median_time(lambda: p.map(spin, items, chunksize=1), repeat),
+        )
     ctx = mp.get_context("fork")
 
     def ppe_cold() -> None:
-        with cf.ProcessPoolExecutor(W, mp_context=ctx, initializer=set_spin,
-                                    initargs=(_SPIN,)) as ex:
+        with cf.ProcessPoolExecutor(
+            W, mp_context=ctx, initializer=set_spin, initargs=(_SPIN,)
+        ) as ex:
             list(ex.map(spin, items))
 
     row("ProcessPoolExecutor chunksize=1", "cold", median_time(ppe_cold, repeat))
-    row("poolwise.map (process)", "cold",
-        median_time(lambda: pw.map(spin, items, backend="process", workers=W,
-                                   initializer=set_spin, initargs=(_SPIN,)), repeat))
-    with pw.Executor(backend="process", workers=W, initializer=set_spin,
-                     initargs=(_SPIN,)) as pex:
+    row(
+        "poolwise.map (process)",
+        "cold",
+        median_time(
+            lambda: pw.map(
+                spin, items, backend="process", workers=W, initializer=set_spin, initargs=(_SPIN,)
+            ),
+            repeat,
+        ),
+    )
+    with pw.Executor(backend="process", workers=W, initializer=set_spin, initargs=(_SPIN,)) as pex:
         pex.start()
         list(pex.map(tiny, range(10)))
-        row("poolwise Executor.map (process)", "warm",
-            median_time(lambda: list(pex.map(spin, items)), repeat))
+        row(
+            "poolwise Executor.map (process)",
+            "warm",
+            median_time(lambda: list(pex.map(spin, items)), repeat),
+        )
     return rows
 
 
@@ -176,8 +228,14 @@ def first_result(repeat: int) -> list[dict[str, Any]]:
     ctx = mp.get_context("fork")
 
     def row(name: str, seconds: float) -> None:
-        rows.append({"benchmark": "create a pool, get one result", "runner": name,
-                     "mode": "cold", "seconds": seconds})
+        rows.append(
+            {
+                "benchmark": "create a pool, get one result",
+                "runner": name,
+                "mode": "cold",
+                "seconds": seconds,
+            }
+        )
 
     def ppe() -> None:
         with cf.ProcessPoolExecutor(W, mp_context=ctx) as ex:
@@ -210,8 +268,15 @@ def sleeping(repeat: int) -> list[dict[str, Any]]:
         ("ThreadPoolExecutor", std),
         ("poolwise.map (thread)", lambda: pw.map(nap, items, backend="thread", workers=32)),
     ]:
-        rows.append({"benchmark": "200 x 20 ms sleeps, 32 threads", "runner": name,
-                     "mode": "cold", "seconds": median_time(fn, repeat), "ideal_s": 0.125})
+        rows.append(
+            {
+                "benchmark": "200 x 20 ms sleeps, 32 threads",
+                "runner": name,
+                "mode": "cold",
+                "seconds": median_time(fn, repeat),
+                "ideal_s": 0.125,
+            }
+        )
     return rows
 
 
@@ -226,8 +291,14 @@ def import_time(repeat: int) -> list[dict[str, Any]]:
 
     base = run("pass")
     ours = run("import poolwise")
-    return [{"benchmark": "import poolwise", "runner": "python -c 'import poolwise' - 'pass'",
-             "mode": "-", "seconds": ours - base}]
+    return [
+        {
+            "benchmark": "import poolwise",
+            "runner": "python -c 'import poolwise' - 'pass'",
+            "mode": "-",
+            "seconds": ours - base,
+        }
+    ]
 
 
 def run(quick: bool) -> list[dict[str, Any]]:

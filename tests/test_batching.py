@@ -48,3 +48,8 @@ def test_unknown_length_uses_duration_only() -> None:
     c = Chunker(2, target=0.01)
     c.observe(1, 1e-3)
     assert c.size(None) == 10
+
+
+def test_a_known_duration_from_an_earlier_run_skips_the_ramp() -> None:
+    c = Chunker(2, target=0.02, per_item=1e-7)
+    assert c.size(100_000) == 100_000 // 8

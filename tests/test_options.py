@@ -63,7 +63,7 @@ def test_errors_come_before_any_work() -> None:
         ("max_memory_per_child", "lots", "is not a size"),
         ("start_method", "clone", "unknown start_method"),
         ("initializer", 5, "initializer must be callable"),
-        ("address", "tcp://x:1", "for backend=\"dask\""),
+        ("address", "tcp://x:1", 'for backend="dask"'),
     ],
 )
 def test_bad_options(option: str, value: object, message: str) -> None:

@@ -21,13 +21,14 @@ class Chunker:
         fixed: int | None = None,
         target: float = 0.02,
         batches_per_worker: int = 4,
+        per_item: float | None = None,
     ) -> None:
         self.workers = max(1, workers)
         self.fixed = fixed
         self.target = target
         self.per_worker = batches_per_worker
-        self.per_item: float | None = None  # seconds, smoothed
-        self._largest_measured = 0
+        self.per_item = per_item  # seconds, smoothed; may come from an earlier run
+        self._largest_measured = 0 if per_item is None else 1 << 20
 
     def size(self, remaining: int | None) -> int:
         """The size of the next batch, given how many items are left (None: unknown)."""

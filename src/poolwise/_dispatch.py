@@ -3,8 +3,8 @@
 Shared by every backend and by both drivers (``poolwise.map``/``imap`` drive it from the
 calling thread; ``Executor`` from its manager thread). Backends report per-batch outcomes;
 here they become per-task results or failures, tasks that did not run are queued again
-(alone, when their batch crashed, so the culprit is isolated), and tasks that crashed or timed
-out are retried up to ``retries`` times.
+(in halves, when their batch crashed, so the culprit is isolated by bisection), and tasks that
+crashed or timed out are retried up to ``retries`` times.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class JobRun:
         self._next = 0  # index of the next fresh item
         self.exhausted = self._seq is not None and len(self._seq) == 0
         self._again: deque[tuple[int, Any]] = deque()  # to run again, batched
-        self._alone: deque[tuple[int, Any]] = deque()  # to run again, one per batch
+        self._suspect: deque[list[tuple[int, Any]]] = deque()  # groups to run as they are
         self._attempts: dict[int, int] = {}
         self.inflight = 0
         self.stopped = False
@@ -70,18 +70,20 @@ class JobRun:
     @property
     def done(self) -> bool:
         return self.inflight == 0 and (
-            self.stopped or (self.exhausted and not self._again and not self._alone)
+            self.stopped or (self.exhausted and not self._again and not self._suspect)
         )
 
     def has_work(self) -> bool:
-        return not self.stopped and bool(self._alone or self._again or not self.exhausted)
+        return not self.stopped and bool(self._suspect or self._again or not self.exhausted)
 
     def next_batch(self) -> Batch | None:
         if self.stopped:
             return None
-        if self._alone:
-            index, item = self._alone.popleft()
-            return self._sent(Batch(self.job, [index], [item], suspect=True))
+        if self._suspect:
+            group = self._suspect.popleft()
+            return self._sent(
+                Batch(self.job, [i for i, _ in group], [x for _, x in group], suspect=True)
+            )
         if self._again:
             n = self.chunker.size(len(self._again))
             taken = [self._again.popleft() for _ in range(min(n, len(self._again)))]
@@ -122,6 +124,7 @@ class JobRun:
         errors, rerun = outcome.errors, outcome.rerun
         if outcome.elapsed and not errors and not rerun:
             self.chunker.observe(len(batch), outcome.elapsed)
+            self.job.per_item = self.chunker.per_item
         if self.stopped:
             return
         skip = set(rerun) if rerun else None
@@ -134,18 +137,25 @@ class JobRun:
                 for index, value in zip(indices, values, strict=False):
                     ok(index, value)
             return
-        again = self._alone if outcome.split else self._again
+        again: list[tuple[int, Any]] = []
         for pos, index in enumerate(indices):
             if skip and pos in skip:
                 again.append((index, items[pos]))
             elif pos in errors:
                 err = errors[pos]
                 if isinstance(err.exception, (WorkerCrashed, TaskTimeout)) and self._retry(index):
-                    self._alone.append((index, items[pos]))
+                    self._suspect.append([(index, items[pos])])
                 else:
                     self.sink.fail(index, items[pos], err)
             else:
                 self.sink.ok(index, values[pos])
+        if outcome.split and len(again) > 1:  # bisect, to isolate the task that crashes
+            half = len(again) // 2
+            self._suspect.extend([again[:half], again[half:]])
+        elif outcome.split:
+            self._suspect.append(again)
+        else:
+            self._again.extend(again)
 
     def _retry(self, index: int) -> bool:
         n = self._attempts.get(index, 0)

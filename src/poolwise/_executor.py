@@ -229,7 +229,9 @@ class Executor(cf.Executor):
         else:
             job, items = self._job(fn, "star"), list(zip(*iterables, strict=False))
         sink = _QueueSink()
-        chunker = Chunker(self._opts.workers, fixed=chunksize or self._opts.chunksize)
+        chunker = Chunker(
+            self._opts.workers, fixed=chunksize or self._opts.chunksize, per_item=job.per_item
+        )
         run = JobRun(job, items, sink, chunker, retries=self._opts.retries, owns_job=False)
         self._enqueue(run)
         # chain hands out items at C speed; the chunk generator it holds stops the run if the

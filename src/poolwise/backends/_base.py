@@ -28,6 +28,8 @@ class Job:
     mode: CallMode = "one"
     timeout: float | None = None
     id: int = field(default_factory=lambda: next(_job_ids))
+    # measured seconds per task, carried from one run of the job to the next (batch sizing)
+    per_item: float | None = None
 
 
 def call(fn: Callable[..., Any], mode: CallMode) -> Callable[[Any], Any]:

@@ -7,9 +7,15 @@ Data flow (one thread of the parent drives it; workers are plain processes)::
     dispatcher <--poll()-- outcomes <--unpickle-- per-worker pipe  <-----------------+
                             ^
                             +-- sentinel of a dead worker + its shared-memory slot
-                                (batch seq, item position, start time) => exactly which
+                                (batch seq, phase or item position, start time) => which
                                 task it held: that task fails (WorkerCrashed/TaskTimeout),
                                 the others of its batches run again on a new worker
+
+Finding the task that crashed a batch: a job with a timeout runs item by item and the slot
+names the item. Other batches run at C speed and the slot names only the batch (see
+``_worker``); when one crashes, its tasks run again as two halves, a half that crashes again
+splits again, and so on down to the single task, which then fails alone (log2(n) rounds; a
+crash that does not repeat, such as a worker killed from outside, fails no task at all).
 
 Why no lock can be left held by a dying worker (pebble issue 163, multiprocessing.Pool's hang):
 there is no queue shared between workers. Each worker has its own pipe, read only by it and by
@@ -129,6 +135,7 @@ class _Worker:
     ready: bool = False
     retiring: bool = False
     replaced: bool = False  # a replacement was already started
+    dead: bool = False  # its sentinel fired (checked without a waitpid syscall)
     killed: tuple[str, int, int] | None = None  # ("timeout", seq, pos) when we killed it
     stack_path: str | None = None
 
@@ -322,7 +329,7 @@ class ProcessBackend(Backend):
     def _pick_worker(self, size: int) -> _Worker | None:
         second = None
         for w in self._pool:
-            if w.retiring or w.proc.exitcode is not None:
+            if w.retiring or w.dead:
                 continue
             if not w.inflight and (w.ready or size <= _PIPELINE_BYTES):
                 return w
@@ -495,7 +502,7 @@ class ProcessBackend(Backend):
         killed = []
         now_ns = time.monotonic_ns()
         for w in self._pool:
-            if not w.inflight or w.killed or w.proc.exitcode is not None:
+            if not w.inflight or w.killed or w.dead:
                 continue
             batch = w.inflight[0][0]
             limit = batch.job.timeout
@@ -513,6 +520,7 @@ class ProcessBackend(Backend):
 
     def _bury(self, w: _Worker, outcomes: list[Outcome]) -> None:
         """A worker exited: account for every batch it held, then replace it."""
+        w.dead = True
         w.proc.join()
         exitcode = w.proc.exitcode
         w.conn.close()
@@ -541,6 +549,10 @@ class ProcessBackend(Backend):
         seq, pos = w.slot[W.SLOT_SEQ], w.slot[W.SLOT_POS]
         how = describe_exit(exitcode, killed_by_us=w.killed is not None)
         n = len(batch)
+        if seq == batch.seq and pos == W.PHASE_RUNNING:
+            if n > 1:  # somewhere in a fast batch: bisect (halves run again; a crash splits on)
+                return Outcome(batch, [None] * n, rerun=list(range(n)), split=True)
+            pos = 0
         if seq == batch.seq and 0 <= pos < n:
             index = batch.indices[pos]
             exc: BaseException
