@@ -87,7 +87,7 @@ def _raise_failure(index: int, error: TaskError, completed: int, total: int | No
 
 def _run(
     fn: Callable[..., Any], items: Iterable[Any], opts: Options, *, ordered: bool, progress: bool
-) -> Iterator[list[Any]]:
+) -> Generator[list[Any], None, None]:
     """Yield lists of results as they become available (the caller flattens them)."""
     backend = create_backend(opts.backend, opts.workers, **opts.backend_options())
     total = len(items) if isinstance(items, (list, tuple, range)) else None
