@@ -30,15 +30,15 @@ class _FutureSink:
     def __init__(self, future: cf.Future[Any]) -> None:
         self.future = future
         self.run: JobRun | None = None
-        self._started = False
+        self.started = False
 
     def room(self) -> int:
-        if not self._started:
+        if not self.started:
             if not self.future.set_running_or_notify_cancel():
                 assert self.run is not None
                 self.run.stopped = True  # cancelled before it ran
                 return 0
-            self._started = True
+            self.started = True
         return 1
 
     def ok(self, index: int, value: Any) -> None:
@@ -52,7 +52,7 @@ class _FutureSink:
 
     def abort(self, exc: BaseException) -> None:
         if not self.future.done():
-            if self._started:
+            if self.started:
                 self.future.set_exception(exc)
             else:
                 self.future.cancel()
@@ -288,15 +288,16 @@ class Executor(cf.Executor):
                     shutting, kill, cancel = self._shutdown, self._kill, self._cancel_pending
                 for run in inbox:
                     dispatcher.add(run)
-                if cancel or kill:
-                    stops.extend(dispatcher.runs)
                 for run in stops:
                     if run in dispatcher.runs:
                         dispatcher.stop(run)
-                        if cancel or kill:
-                            run.sink.abort(cf.CancelledError())  # type: ignore[attr-defined]
                 if kill:
+                    for run in list(dispatcher.runs):
+                        dispatcher.stop(run)
+                        run.sink.abort(cf.CancelledError())  # type: ignore[attr-defined]
                     break
+                if cancel:
+                    self._cancel_unstarted()
                 dispatcher.fill()
                 if shutting and not dispatcher.runs:
                     break
@@ -311,6 +312,18 @@ class Executor(cf.Executor):
                 run.sink.abort(exc)  # type: ignore[attr-defined]
         finally:
             self._backend.shutdown(wait=error is None and not self._kill, kill=self._kill)
+
+    def _cancel_unstarted(self) -> None:
+        """cancel_futures: what has not started is cancelled; running tasks finish."""
+        for run in list(self._dispatcher.runs):
+            sink = run.sink
+            if isinstance(sink, _FutureSink):
+                if not sink.started:
+                    sink.future.cancel()
+                    self._dispatcher.stop(run)
+            elif isinstance(sink, _QueueSink) and not run.stopped:
+                self._dispatcher.stop(run)  # batches already with a worker are discarded
+                sink.abort(cf.CancelledError())
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop taking work. Running and queued tasks finish unless ``cancel_futures``."""

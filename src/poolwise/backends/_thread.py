@@ -57,6 +57,7 @@ class ThreadBackend(Backend):
         self._slots: dict[threading.Thread, _Slot] = {}
         self._ready = threading.Semaphore(0)
         self._busy = 0
+        self._timed = 0  # batches of jobs with a timeout, submitted and not reported
         self._started = False
         self._closed = False
         self._broken: BaseException | None = None
@@ -139,6 +140,11 @@ class ThreadBackend(Backend):
                 slot.batch, slot.pos = None, -1
         return Outcome(batch, values, errors, elapsed=elapsed)
 
+    def _done(self, batch: Batch) -> None:
+        self._busy -= 1
+        if batch.job.timeout is not None:
+            self._timed -= 1
+
     def busy(self) -> int:
         return self._busy
 
@@ -148,6 +154,8 @@ class ThreadBackend(Backend):
     def submit(self, batch: Batch) -> None:
         self._ensure_started()
         self._busy += 1
+        if batch.job.timeout is not None:
+            self._timed += 1
         self._tasks.put(batch)
 
     def wake(self) -> None:
@@ -172,7 +180,7 @@ class ThreadBackend(Backend):
             pass
         for item in items:
             if item is not _WAKE:
-                self._busy -= 1
+                self._done(item.batch)
                 out.append(item)
         out.extend(self._enforce_timeouts())
         if self._broken is not None:
@@ -181,10 +189,14 @@ class ThreadBackend(Backend):
 
     def _next_deadline(self) -> float | None:
         dues = []
+        running = 0
         for slot in self._slots.values():
             b = slot.batch
             if b is not None and not slot.abandoned and b.job.timeout is not None:
+                running += 1
                 dues.append(slot.t0 + b.job.timeout if slot.pos >= 0 else time.monotonic() + 0.05)
+        if self._timed > running:  # a timed batch not yet picked up: look again soon
+            dues.append(time.monotonic() + 0.05)
         return min(dues) if dues else None
 
     def _enforce_timeouts(self) -> list[Outcome]:
@@ -211,7 +223,7 @@ class ThreadBackend(Backend):
             )
             errors[pos] = TaskError(exc, "")
             del self._slots[thread]
-            self._busy -= 1
+            self._done(b)
             out.append(Outcome(b, values, errors, rerun=list(range(pos + 1, len(b)))))
             if not self._closed:
                 self._add_thread()
@@ -231,7 +243,8 @@ class ThreadBackend(Backend):
             pass
         for b in kept:
             self._tasks.put(b)
-        self._busy -= len(dropped)
+        for b in dropped:
+            self._done(b)
         return dropped
 
     def shutdown(self, *, wait: bool = True, kill: bool = False) -> None:
@@ -243,7 +256,7 @@ class ThreadBackend(Backend):
                 while True:
                     b = self._tasks.get_nowait()
                     if b is not None:
-                        self._busy -= 1
+                        self._done(b)
             except queue.Empty:
                 pass
         for _ in self._threads:

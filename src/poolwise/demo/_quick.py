@@ -49,7 +49,11 @@ def _measure(
     serial = _time(lambda: poolwise.map(fn, items, backend="serial"), repeat)
     rows = [Timing(name, "serial", 1, serial, 1.0)]
     for backend in ("thread", "process"):
-        t = _time(lambda b=backend: poolwise.map(fn, items, backend=b, workers=workers), repeat)
+
+        def run(b: str = backend) -> None:
+            poolwise.map(fn, items, backend=b, workers=workers)
+
+        t = _time(run, repeat)
         rows.append(Timing(name, backend, workers, t, serial / t))
     best = min(rows, key=lambda r: r.seconds)
     thread, process = rows[1], rows[2]

@@ -1,0 +1,91 @@
+"""timeout=: a task that runs too long fails with TaskTimeout; the others go on."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import psutil
+import pytest
+
+import poolwise as pw
+from tests.crashers import HangOn, HangOnceOn
+from tests.outcomes import assert_exactly_once
+
+
+@pytest.mark.parametrize("chunksize", [1, 4, None])
+def test_process_timeout_kills_the_worker_and_its_children(
+    tmp_path: Path, chunksize: int | None
+) -> None:
+    pidfile = tmp_path / "grandchild.pid"
+    out = pw.map(
+        HangOn(5, str(pidfile)),
+        range(12),
+        workers=2,
+        timeout=0.5,
+        chunksize=chunksize,
+        on_error="return",
+    )
+    assert_exactly_once(out, 12, {5: pw.TaskTimeout})
+    err = out[5].exception
+    assert "item 5 ran longer than the timeout of 0.5 s" in str(err)
+    assert "killed and replaced" in str(err)
+    grandchild = int(pidfile.read_text())
+    try:
+        proc = psutil.Process(grandchild)
+        proc.wait(5)  # killed with the worker's process group; reaped by init
+    except psutil.NoSuchProcess:
+        pass
+    assert not psutil.pid_exists(grandchild) or psutil.Process(grandchild).status() == "zombie"
+
+
+def test_process_timeout_with_an_executor_replaces_the_worker() -> None:
+    with pw.Executor(workers=1, timeout=0.3) as ex:
+        before = ex.submit(HangOn(-1), 0).result()
+        fut = ex.submit(HangOn(1), 1)
+        assert isinstance(fut.exception(), pw.TaskTimeout)
+        assert ex.submit(HangOn(-1), 2).result() == 2
+        assert before == 0
+
+
+def test_thread_timeout_abandons_the_task_and_says_so() -> None:
+    gate = threading.Event()
+
+    def task(x: int) -> int:
+        if x == 3:
+            gate.wait(60)
+        return x
+
+    try:
+        out = pw.map(task, range(8), backend="thread", workers=2, timeout=0.3, on_error="return")
+    finally:
+        gate.set()  # let the abandoned thread finish
+    assert_exactly_once(out, 8, {3: pw.TaskTimeout})
+    assert "cannot be killed" in str(out[3].exception)
+    assert "abandoned" in str(out[3].exception)
+
+
+def test_serial_timeout_abandons_too() -> None:
+    gate = threading.Event()
+
+    def task(x: int) -> int:
+        if x == 1:
+            gate.wait(60)
+        return x
+
+    try:
+        out = pw.map(task, range(4), backend="serial", timeout=0.3, on_error="return")
+    finally:
+        gate.set()
+    assert_exactly_once(out, 4, {1: pw.TaskTimeout})
+
+
+def test_retries_after_a_timeout(tmp_path: Path) -> None:
+    marker = str(tmp_path / "hung-once")
+    out = pw.map(HangOnceOn(2, marker), range(6), workers=2, timeout=0.5, retries=1)
+    assert out == list(range(6))
+
+
+def test_raise_mode_raises_task_timeout() -> None:
+    with pytest.raises(pw.TaskTimeout, match="item 0"):
+        pw.map(HangOn(0), range(3), workers=1, timeout=0.3)
