@@ -169,3 +169,9 @@ def wait_for(path: str) -> str:
     while not p.exists():
         time.sleep(0.005)
     return path
+
+
+def announce_then_wait(started: str, gate: str) -> str:
+    """Touch `started`, then block until `gate` exists."""
+    Path(started).touch()
+    return wait_for(gate)

@@ -55,7 +55,15 @@ class _FutureSink:
             if self.started:
                 self.future.set_exception(exc)
             else:
-                self.future.cancel()
+                self.cancel()
+
+    def cancel(self) -> None:
+        """Cancel a future that never ran, and notify its waiters (``wait``,
+        ``as_completed`` only see a cancellation once notified)."""
+        self.future.cancel()
+        if not self.started:
+            self.started = True
+            self.future.set_running_or_notify_cancel()
 
 
 class _QueueSink:
@@ -146,6 +154,11 @@ class Executor(cf.Executor):
     @property
     def workers(self) -> int:
         return self._opts.workers
+
+    @property
+    def dashboard_link(self) -> str | None:
+        """The Dask dashboard's link (backend="dask", once started: see :meth:`start`)."""
+        return getattr(self._backend, "dashboard_link", None)
 
     def worker_pids(self) -> list[int]:
         """Process ids of the workers (empty for the serial and thread backends)."""
@@ -319,7 +332,7 @@ class Executor(cf.Executor):
             sink = run.sink
             if isinstance(sink, _FutureSink):
                 if not sink.started:
-                    sink.future.cancel()
+                    sink.cancel()
                     self._dispatcher.stop(run)
             elif isinstance(sink, _QueueSink) and not run.stopped:
                 self._dispatcher.stop(run)  # batches already with a worker are discarded

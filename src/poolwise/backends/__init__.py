@@ -6,7 +6,7 @@ from typing import Any
 
 from poolwise.backends._base import Backend
 
-BACKENDS = ("serial", "thread", "process")
+BACKENDS = ("serial", "thread", "process", "dask")
 
 
 def create_backend(name: str, workers: int, **options: Any) -> Backend:
@@ -34,5 +34,15 @@ def create_backend(name: str, workers: int, **options: Any) -> Backend:
             initargs=options["initargs"],
             max_tasks_per_child=options.get("max_tasks_per_child"),
             max_memory_per_child=options.get("max_memory_per_child"),
+        )
+    if name == "dask":
+        from poolwise.backends._dask import DaskBackend
+
+        return DaskBackend(
+            workers,
+            client=options.get("client"),
+            address=options.get("address"),
+            initializer=options.get("initializer"),
+            initargs=options["initargs"],
         )
     raise ValueError(f"unknown backend {name!r}; use one of {', '.join(BACKENDS)}")

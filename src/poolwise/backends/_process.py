@@ -220,6 +220,7 @@ class ProcessBackend(Backend):
                 self._max_memory,
                 os.getpid() if method == "fork" else None,
                 stack_path,
+                os.getpid(),
             ),
             name="poolwise-worker",
         )
@@ -601,11 +602,13 @@ def _fail_or_split(batch: Batch, error: Any) -> Outcome:
 
 
 def _split(batch: Batch, k: int) -> tuple[Batch, Batch]:
+    """Two batches from one; the owner (a JobRun) now awaits one outcome more."""
     idx = list(batch.indices)
-    return (
-        Batch(batch.job, idx[:k], batch.items[:k], batch.suspect),
-        Batch(batch.job, idx[k:], batch.items[k:], batch.suspect),
-    )
+    head = Batch(batch.job, idx[:k], batch.items[:k], batch.suspect, batch.owner)
+    tail = Batch(batch.job, idx[k:], batch.items[k:], batch.suspect, batch.owner)
+    if batch.owner is not None:
+        batch.owner.inflight += 1
+    return head, tail
 
 
 def _repickle(batch: Batch) -> bytes:

@@ -61,7 +61,36 @@ SLOT_WORDS = 4
 PROTOCOL = 5
 
 
-def _harden(parent_pid: int | None) -> None:
+def _watch_owner(owner_pid: int) -> None:
+    """Under forkserver or spawn our parent is not the pool's owner, and multiprocessing hands
+    every worker a copy of the forkserver's liveness pipe, so the forkserver outlives a killed
+    owner and PR_SET_PDEATHSIG never fires. A daemon thread waits on a pidfd of the owner
+    instead (no CPU while waiting) and takes the worker's process group down with it."""
+    import threading
+
+    def watch() -> None:
+        try:
+            import select
+
+            fd = os.pidfd_open(owner_pid)
+            select.select([fd], [], [])
+        except ProcessLookupError:
+            pass
+        except (AttributeError, OSError):  # no pidfd: poll
+            while True:
+                time.sleep(0.5)
+                try:
+                    os.kill(owner_pid, 0)
+                except ProcessLookupError:
+                    break
+                except OSError:
+                    continue
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, name="poolwise-owner-watch", daemon=True).start()
+
+
+def _harden(parent_pid: int | None, owner_pid: int) -> None:
     """Die with the parent, stay out of the terminal's Ctrl-C, lead our own process group."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -78,6 +107,8 @@ def _harden(parent_pid: int | None) -> None:
             pass
         if parent_pid is not None and os.getppid() != parent_pid:  # died before prctl
             os._exit(1)
+    if parent_pid is None:
+        _watch_owner(owner_pid)
 
 
 def pack_error(exc: BaseException) -> tuple[BaseException, str]:
@@ -152,11 +183,12 @@ def main(
     max_memory: int | None,
     parent_pid: int | None,
     stack_path: str | None,
+    owner_pid: int = 0,
 ) -> None:
     """Entry point of a worker process. Exits with os._exit: the parent's atexit hooks and
     buffered files inherited through fork must not run here."""
     try:
-        _harden(parent_pid)
+        _harden(parent_pid, owner_pid)
         if stack_path:
             import faulthandler
 

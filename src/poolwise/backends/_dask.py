@@ -1,0 +1,597 @@
+"""The dask backend: batches run as tasks on a ``dask.distributed`` cluster.
+
+Data flow (one thread of the parent drives it; Dask's client runs its own event-loop thread)::
+
+    dispatcher --submit(batch)--> pickle the items once --> client.submit(_run_batch,
+                                                              job, init, items, seq, topic)
+                                                                        |  one Dask task
+                                                                        v  per *batch*
+    dispatcher <--poll()-- gather the finished <--done queue-- future callbacks
+                            ^
+                            +-- start events (timed jobs only): the task logs "item i of
+                                batch seq starts" to a private topic; a task that has run
+                                one item longer than the timeout is cancelled
+
+What crosses to the cluster, and how often:
+
+- the job (the function with its closure, cloudpickled, and the call mode) is sent once per
+  job, as a small Dask task of its own whose result (the job, unpickled once per worker
+  process) every batch task depends on: each worker fetches it once, so a large closure (a
+  model, a table: ``functools.partial(fn, big)``) travels once per worker, not with every batch.
+  A task rather than ``client.scatter``: scattered data is lost for good when every worker that
+  held it dies (a task that crashes workers can do that to a small cluster), while Dask simply
+  recomputes a lost task. (A closure over Dask's ``large-graph-warning-threshold``, 10 MB by
+  default, makes Dask warn once per job.)
+- the initializer and its arguments, likewise once per backend; it runs once per worker
+  process, before that process's first batch;
+- the items of a batch, pickled in the parent (the fast C pickler, cloudpickle as fallback)
+  and sent inside the task. The result comes back as one pickled blob per batch.
+
+Errors: the task function catches every exception from ``fn`` item by item (with its formatted
+traceback: it reaches the caller as itself with a ``RemoteTraceback`` cause). A worker that dies
+is Dask's business first: it reruns the task elsewhere, up to its ``allowed-failures`` setting.
+When Dask gives up (``KilledWorker``) a batch of several items is run again one item per task,
+so that only the item that kills workers fails, with ``WorkerCrashed``.
+
+Timeouts: Dask cannot interrupt a running Python function. A task that passes its timeout
+fails with ``TaskTimeout`` and its Dask future is cancelled; the function keeps running on its
+worker thread until it returns, and its result is discarded. The rest of its batch runs again.
+
+The cluster: ``client=`` (used as is, never closed by us), ``address=`` (we connect and close our
+client), or neither: a ``LocalCluster`` of ``workers`` processes with one thread each, started
+on first use and closed on shutdown. Its worker processes are started with ``spawn``, so a
+script that uses it needs the ``if __name__ == "__main__":`` guard.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import pickle
+import queue
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from poolwise import _transport
+from poolwise._errors import (
+    PicklingError,
+    RemoteTraceback,
+    TaskTimeout,
+    WorkerCrashed,
+    WorkerInitError,
+)
+from poolwise.backends._base import Backend, Batch, Job, Outcome, TaskError, call
+from poolwise.backends._worker import PROTOCOL, _dump_results, _raiser, pack_error
+
+logger = logging.getLogger("poolwise")
+
+INSTALL_HINT = 'pip install "poolwise[dask]"'
+_MAX_JOBS = 256  # jobs kept on the cluster for an Executor's repeated submits
+_NTHREADS_TTL = 1.0  # seconds between asking the scheduler how many threads it has
+_WAKE = object()
+
+
+def require_distributed() -> Any:
+    """The ``distributed`` module, or an ImportError that says how to install it."""
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ImportError(
+            f'backend="dask" needs dask.distributed, which is not installed: {INSTALL_HINT}'
+        ) from exc
+    return distributed
+
+
+# -- what runs on the workers -----------------------------------------------------------------
+
+
+class _RemoteJob:
+    """A cloudpickled ``(fn, mode, timed)``, unpickled once in each worker process.
+
+    A worker keeps it in memory as the result of the job's task, so the unpickled function is
+    cached on it (and left out of its pickled state)."""
+
+    def __init__(self, blob: bytes) -> None:
+        self.blob = blob
+        self._fn: tuple[Any, bool] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"blob": self.blob}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.blob = state["blob"]
+        self._fn = None
+
+    def get(self) -> tuple[Any, bool]:
+        fn = self._fn
+        if fn is None:
+            try:
+                f, mode, timed = pickle.loads(self.blob)
+                fn = (call(f, mode), timed)
+            except BaseException as exc:
+                fn = (_raiser(exc), False)
+            self._fn = fn
+        return fn
+
+
+@dataclass
+class _RemoteInit:
+    token: str
+    blob: bytes
+
+
+_init_lock = threading.Lock()
+_init_done: dict[str, tuple[BaseException, str] | None] = {}
+
+
+def _initialize(init: _RemoteInit | None) -> tuple[BaseException, str] | None:
+    """Run the initializer once per worker process; its packed error if it failed."""
+    if init is None:
+        return None
+    with _init_lock:
+        if init.token not in _init_done:
+            try:
+                f, args = pickle.loads(init.blob)
+                f(*args)
+                _init_done[init.token] = None
+            except BaseException as exc:
+                _init_done[init.token] = pack_error(exc)
+        return _init_done[init.token]
+
+
+def _run_batch(
+    job: _RemoteJob, init: _RemoteInit | None, payload: bytes, seq: int, topic: str
+) -> bytes:
+    """The Dask task: apply the job's function to every item of one batch.
+
+    Returns ``b"O"`` + pickled ``(values, errors, elapsed)`` as the process worker does,
+    ``b"U"`` + a message when the items cannot be unpickled, ``b"I"`` + the pickled
+    initializer error."""
+    failed = _initialize(init)
+    if failed is not None:
+        return b"I" + pickle.dumps(failed, PROTOCOL)
+    fn, timed = job.get()
+    try:
+        items = pickle.loads(payload)
+    except BaseException as exc:
+        return b"U" + f"cannot unpickle the arguments in the worker: {exc!r}".encode()
+    del payload
+    log = None
+    address = ""
+    if timed:
+        from distributed import get_worker
+
+        worker = get_worker()
+        log, address = worker.log_event, worker.address
+    values: list[Any] = []
+    errors: dict[int, tuple[BaseException, str]] = {}
+    t0 = time.perf_counter()
+    if log is not None:
+        for i, x in enumerate(items):
+            log(topic, [seq, i, address])
+            try:
+                values.append(fn(x))
+            except BaseException as exc:
+                values.append(None)
+                errors[i] = pack_error(exc)
+    else:  # at C speed; an exception stops extend with the results so far kept
+        start = 0
+        while start < len(items):
+            try:
+                values.extend(map(fn, itertools.islice(items, start, None) if start else items))
+                break
+            except BaseException as exc:
+                k = len(values)
+                values.append(None)
+                errors[k] = pack_error(exc)
+                start = k + 1
+    elapsed = time.perf_counter() - t0
+    return b"O" + _dump_results(values, errors or None, elapsed)
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+# -- the parent side --------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Task:
+    batch: Batch
+    future: Any
+
+
+class DaskBackend(Backend):
+    name: ClassVar[str] = "dask"
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        client: Any = None,
+        address: str | None = None,
+        initializer: Any = None,
+        initargs: tuple[Any, ...] = (),
+    ) -> None:
+        self._dd = require_distributed()
+        self.workers = workers
+        self._client = client
+        self._address = address
+        self._own_client = client is None
+        self._cluster: Any = None
+        self._token = uuid.uuid4().hex[:12]
+        self._topic = f"poolwise-{self._token}"
+        self._init_blob = (
+            _transport.dumps_function((initializer, tuple(initargs))) if initializer else None
+        )
+        self._init_future: Any = None
+        self._jobs: OrderedDict[int, Any] = OrderedDict()  # job id -> future of its _RemoteJob
+        self._tasks: dict[str, _Task] = {}  # Dask key -> what it runs
+        self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._starts: dict[int, tuple[int, float, str]] = {}  # seq -> (pos, when, worker)
+        self._starts_lock = threading.Lock()
+        self._outcomes: list[Outcome] = []
+        self._nthreads = (0, 0.0)
+        self._started = False
+        self._closed = False
+        self._broken: BaseException | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client`` in use (None before the first use)."""
+        return self._client
+
+    @property
+    def dashboard_link(self) -> str | None:
+        """The link to the Dask dashboard (None until the backend has started)."""
+        if self._client is None:
+            return None
+        try:
+            return str(self._client.dashboard_link)
+        except Exception:
+            return None
+
+    def _ensure_started(self) -> None:
+        if self._closed:
+            raise RuntimeError("the dask backend has been shut down")
+        if self._started:
+            return
+        self._started = True
+        dd = self._dd
+        if self._client is None:
+            if self._address is None:
+                self._cluster = dd.LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",
+                    silence_logs=logging.ERROR,
+                )
+                self._client = dd.Client(self._cluster, set_as_default=False)
+            else:
+                self._client = dd.Client(self._address, set_as_default=False)
+            logger.info("dask dashboard: %s", self.dashboard_link)
+        self._client.subscribe_topic(self._topic, self._on_event)
+        if self._init_blob is not None:
+            init = _RemoteInit(self._token, self._init_blob)
+            self._init_future = self._client.submit(
+                _identity, init, key=f"poolwise-init-{self._token}", pure=False
+            )
+
+    def start(self, wait: bool = True) -> None:
+        self._ensure_started()
+        if wait:
+            self._client.wait_for_workers(1)
+
+    def shutdown(self, *, wait: bool = True, kill: bool = False) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        client = self._client
+        if not self._started or client is None:
+            return
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        try:
+            if wait and not kill and tasks:
+                self._dd.wait([t.future for t in tasks])
+            client.cancel([t.future for t in tasks])
+            for future in [*self._jobs.values(), self._init_future]:
+                if future is not None:
+                    future.release()
+            self._jobs.clear()
+            client.unsubscribe_topic(self._topic)
+        finally:
+            if self._own_client:
+                client.close()
+                if self._cluster is not None:
+                    self._cluster.close()
+
+    # -- submitting ------------------------------------------------------------------------
+
+    def _total_threads(self) -> int:
+        n, when = self._nthreads
+        now = time.monotonic()
+        if now - when > _NTHREADS_TTL:
+            n = sum(self._client.nthreads().values())
+            self._nthreads = (n, now)
+        return max(1, n)
+
+    def busy(self) -> int:
+        return len(self._tasks)
+
+    def free_slots(self) -> int:
+        if self._broken is not None:
+            return 0
+        threads = self._total_threads() if self._client is not None else self.workers
+        return max(0, 2 * threads - len(self._tasks))
+
+    def submit(self, batch: Batch) -> None:
+        self._ensure_started()
+        try:
+            payload = _transport.dumps(batch.items)
+        except Exception:
+            self._outcomes.append(_unpicklable_items(batch))
+            return
+        client = self._client
+        name = getattr(batch.job.fn, "__name__", "fn").replace("<", "").replace(">", "")
+        key = f"poolwise-{name}-{self._token}-{batch.seq}"
+        future = client.submit(
+            _run_batch,
+            self._job_future(batch.job),
+            self._init_future,
+            payload,
+            batch.seq,
+            self._topic,
+            key=key,
+            pure=False,
+        )
+        self._tasks[key] = _Task(batch, future)
+        future.add_done_callback(self._on_done)
+
+    def _job_future(self, job: Job) -> Any:
+        future = self._jobs.get(job.id)
+        if future is not None:
+            self._jobs.move_to_end(job.id)
+            return future
+        blob = _transport.dumps_function((job.fn, job.mode, job.timeout is not None))
+        key = f"poolwise-job-{self._token}-{job.id}"
+        future = self._client.submit(_identity, _RemoteJob(blob), key=key, pure=False)
+        # on every worker now: else the scheduler, favouring data locality, would pile the
+        # job's batches onto the one worker that computed it
+        self._client.replicate([future])
+        self._jobs[job.id] = future
+        if len(self._jobs) > _MAX_JOBS:
+            used = {t.batch.job.id for t in self._tasks.values()}
+            for old in [j for j in self._jobs if j not in used and j != job.id][:32]:
+                self._jobs.pop(old).release()
+        return future
+
+    def forget(self, job: Job) -> None:
+        future = self._jobs.pop(job.id, None)
+        if future is not None:
+            future.release()
+
+    def cancel(self, owner: Any) -> list[Batch]:
+        # Dask does not say which tasks have started; dropping running ones too is harmless
+        # (their results would be ignored) and frees the cluster of the queued ones at once.
+        keys = [k for k, t in self._tasks.items() if t.batch.owner is owner]
+        dropped = [self._tasks.pop(k) for k in keys]
+        if dropped:
+            self._client.cancel([t.future for t in dropped])
+        return [t.batch for t in dropped]
+
+    def wake(self) -> None:
+        self._done.put(_WAKE)
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the workers of our own LocalCluster (others run on other hosts)."""
+        if self._cluster is None or self._closed:
+            return []
+        return sorted(self._client.run(os.getpid).values())
+
+    # -- callbacks (Dask's threads) ----------------------------------------------------------
+
+    def _on_done(self, future: Any) -> None:
+        self._done.put(future.key)
+
+    def _on_event(self, event: tuple[float, Any]) -> None:
+        seq, pos, address = event[1]
+        with self._starts_lock:
+            self._starts[seq] = (pos, time.monotonic(), address)
+        self._done.put(_WAKE)  # a blocked poll recomputes its deadline
+
+    # -- polling ---------------------------------------------------------------------------
+
+    def poll(self, timeout: float | None) -> list[Outcome]:
+        if self._broken is not None:
+            raise self._broken
+        out, self._outcomes = self._outcomes, []
+        if out:
+            timeout = 0.0
+        deadline = self._next_deadline()
+        if deadline is not None:
+            left = max(0.0, deadline - time.monotonic())
+            timeout = left if timeout is None else min(timeout, left)
+        keys: list[Any] = []
+        try:
+            keys.append(
+                self._done.get(timeout=timeout) if timeout != 0 else self._done.get_nowait()
+            )
+            while True:
+                keys.append(self._done.get_nowait())
+        except queue.Empty:
+            pass
+        finished = [t for k in keys if k is not _WAKE and (t := self._tasks.pop(k, None))]
+        if finished:
+            out.extend(self._collect(finished))
+        out.extend(self._enforce_timeouts())
+        if self._broken is not None:
+            raise self._broken
+        return out
+
+    def _collect(self, tasks: list[_Task]) -> list[Outcome]:
+        with self._starts_lock:
+            for t in tasks:
+                self._starts.pop(t.batch.seq, None)
+        ok = [t for t in tasks if t.future.status == "finished"]
+        out = []
+        if ok:
+            try:
+                blobs = self._client.gather([t.future for t in ok])
+            except Exception:  # e.g. a result lost with its worker: one by one
+                blobs = None
+            for i, t in enumerate(ok):
+                out.append(self._result(t, blobs[i] if blobs is not None else None))
+        out.extend(self._failed(t) for t in tasks if t.future.status != "finished")
+        for t in tasks:
+            t.future.release()
+        return out
+
+    def _result(self, task: _Task, blob: bytes | None) -> Outcome:
+        batch = task.batch
+        if blob is None:
+            try:
+                blob = task.future.result()
+            except Exception:
+                return self._failed(task)
+        assert blob is not None
+        kind, payload = blob[:1], memoryview(blob)[1:]
+        if kind == b"U":
+            message = bytes(payload).decode()
+            return _fail_or_split(batch, lambda: PicklingError(message))
+        if kind == b"I":
+            exc, tb = pickle.loads(payload)
+            exc.__cause__ = RemoteTraceback(tb)
+            err = WorkerInitError(f"the initializer failed in a Dask worker: {exc!r}")
+            err.__cause__ = exc
+            self._broken = err
+            return Outcome(batch, [None] * len(batch), rerun=list(range(len(batch))))
+        try:
+            values, errors, elapsed = pickle.loads(payload)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            return _fail_or_split(
+                batch, lambda: PicklingError(f"cannot unpickle the result in the parent: {reason}")
+            )
+        task_errors = {}
+        if errors:
+            for pos, (error, tb) in errors.items():
+                error.__cause__ = RemoteTraceback(tb)
+                task_errors[pos] = TaskError(error, tb)
+        return Outcome(batch, values, task_errors, elapsed=elapsed)
+
+    def _failed(self, task: _Task) -> Outcome:
+        """The Dask task itself failed: its worker died too often, or Dask cancelled it."""
+        batch = task.batch
+        status = task.future.status
+        try:
+            exc = task.future.exception(timeout=5) if status == "error" else None
+        except Exception as e:
+            exc = e
+        killed = exc is not None and type(exc).__name__ == "KilledWorker"
+        if exc is not None and not killed:
+            # not the user's code (the task catches that): send the job afresh to be safe
+            self.forget(batch.job)
+
+        def crash() -> BaseException:
+            index = batch.indices[0]
+            if killed:
+                last = getattr(getattr(exc, "last_worker", None), "address", "?")
+                failures = getattr(exc, "allowed_failures", "?")
+                how = (
+                    f"every Dask worker that ran item {index} died ({failures} retries "
+                    f"exhausted; the last was {last})"
+                )
+            elif exc is not None:
+                how = f"Dask could not run item {index}: {type(exc).__name__}: {exc}"
+            else:
+                how = f"Dask cancelled the task of item {index} (status {status!r})"
+            err = WorkerCrashed(how, index=index)
+            err.__cause__ = exc
+            return err
+
+        if killed and not batch.suspect:
+            # Dask counts every task a dead worker held, queued ones too: give each task of
+            # the batch a second chance in a task of its own before blaming it
+            return Outcome(batch, [None] * len(batch), rerun=list(range(len(batch))), split=True)
+        return _fail_or_split(batch, crash)
+
+    def _next_deadline(self) -> float | None:
+        soonest = None
+        with self._starts_lock:
+            starts = list(self._starts.items())
+        for seq, (_pos, when, _addr) in starts:
+            task = self._task_by_seq(seq)
+            if task is None or task.batch.job.timeout is None:
+                continue
+            due = when + task.batch.job.timeout
+            soonest = due if soonest is None else min(soonest, due)
+        return soonest
+
+    def _task_by_seq(self, seq: int) -> _Task | None:
+        for task in self._tasks.values():
+            if task.batch.seq == seq:
+                return task
+        return None
+
+    def _enforce_timeouts(self) -> list[Outcome]:
+        with self._starts_lock:
+            if not self._starts:
+                return []
+            starts = dict(self._starts)
+        out = []
+        now = time.monotonic()
+        by_seq = {t.batch.seq: (k, t) for k, t in self._tasks.items()}
+        for seq, (pos, when, address) in starts.items():
+            if seq not in by_seq:
+                with self._starts_lock:
+                    self._starts.pop(seq, None)
+                continue
+            key, task = by_seq[seq]
+            batch, limit = task.batch, task.batch.job.timeout
+            if limit is None or now - when <= limit:
+                continue
+            del self._tasks[key]
+            with self._starts_lock:
+                self._starts.pop(seq, None)
+            self._client.cancel([task.future])
+            index = batch.indices[pos]
+            exc = TaskTimeout(
+                f"item {index} ran longer than the timeout of {limit:g} s; its Dask task was "
+                f"cancelled, but Dask cannot interrupt a running function: it runs on in "
+                f"worker {address} until it returns, its result discarded",
+                index=index,
+                seconds=limit,
+            )
+            rerun = [i for i in range(len(batch)) if i != pos]
+            out.append(Outcome(batch, [None] * len(batch), {pos: TaskError(exc, "")}, rerun))
+        return out
+
+
+def _unpicklable_items(batch: Batch) -> Outcome:
+    bad = _transport.unpicklable_positions(batch.items)
+    errors = {}
+    for pos, exc in bad.items():
+        message = _transport.pickling_message(
+            "argument", batch.items[pos], exc, index=batch.indices[pos]
+        )
+        errors[pos] = TaskError(PicklingError(message), "")
+    rerun = [i for i in range(len(batch)) if i not in errors]
+    return Outcome(batch, [None] * len(batch), errors, rerun)
+
+
+def _fail_or_split(batch: Batch, error: Any) -> Outcome:
+    """One task: it fails with ``error()``. Several: run them again one by one to find it."""
+    n = len(batch)
+    if n == 1:
+        return Outcome(batch, [None], {0: TaskError(error(), "")})
+    return Outcome(batch, [None] * n, rerun=list(range(n)), split=True)

@@ -1,0 +1,374 @@
+"""The dask backend: the shared behaviour on one LocalCluster, and a real multi-process cluster.
+
+One LocalCluster of 2 worker processes serves the whole module (starting one costs about a
+second), so the tests that use it are marked ``allow_children``; the fixture's teardown closes
+it and checks that no child process is left.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+import poolwise as pw
+from tests import helpers
+from tests.conftest import leftover_children
+
+distributed = pytest.importorskip(
+    "distributed", reason='dask.distributed is not installed (pip install "poolwise[dask]")'
+)
+
+shared = pytest.mark.allow_children  # the module's cluster outlives each test
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    import dask
+
+    # Dask reruns a task whose worker died; once is enough here (default 3) and much faster.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.CRITICAL,
+        )
+        c = distributed.Client(cluster, set_as_default=False)
+    try:
+        yield c
+    finally:
+        c.close()
+        cluster.close()
+        alive = leftover_children()
+        for p in alive:
+            p.kill()
+        assert not alive, f"the dask cluster left processes: {[p.pid for p in alive]}"
+
+
+def crash_on(bad: int) -> Any:
+    def task(x: int) -> int:
+        if x == bad:
+            os._exit(13)
+        return x
+
+    return task
+
+
+def gated(path: str, slow: int) -> Any:
+    """Item ``slow`` blocks until ``path`` exists; the others return at once."""
+
+    def task(x: int) -> int:
+        if x == slow:
+            helpers.wait_for_file(path)
+        return x
+
+    return task
+
+
+def poolwise_keys(client: Any) -> list[str]:
+    def keys(dask_scheduler: Any) -> list[str]:
+        return [str(k) for k in dask_scheduler.tasks if str(k).startswith("poolwise-")]
+
+    return list(client.run_on_scheduler(keys))
+
+
+def released(client: Any) -> bool:
+    """Whether the scheduler forgot every poolwise task (releases are asynchronous)."""
+    deadline = time.monotonic() + 30
+    while poolwise_keys(client) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return not poolwise_keys(client)
+
+
+# -- the shared behaviour ---------------------------------------------------------------------
+
+
+@shared
+def test_map_returns_results_in_input_order(client: Any) -> None:
+    items = list(range(5000))
+    assert pw.map(helpers.double, items, backend="dask", client=client) == [2 * x for x in items]
+
+
+@shared
+def test_map_of_nothing_and_of_a_generator(client: Any) -> None:
+    assert pw.map(helpers.double, [], backend="dask", client=client) == []
+    out = pw.map(helpers.double, (x for x in range(300)), backend="dask", client=client)
+    assert out == [2 * x for x in range(300)]
+
+
+@shared
+def test_unordered_imap_yields_every_result_once(client: Any) -> None:
+    out = list(pw.imap(helpers.double, range(500), backend="dask", client=client, ordered=False))
+    assert sorted(out) == [2 * x for x in range(500)]
+
+
+@shared
+@pytest.mark.parametrize("chunksize", [None, 1, 7])
+def test_on_error_return_gives_failures_with_the_remote_traceback(
+    client: Any, chunksize: int | None
+) -> None:
+    out = pw.map(
+        helpers.fail_on(5),
+        range(20),
+        backend="dask",
+        client=client,
+        on_error="return",
+        chunksize=chunksize,
+    )
+    assert [r for i, r in enumerate(out) if i != 5] == [x for x in range(20) if x != 5]
+    failure = out[5]
+    assert isinstance(failure, pw.Failure) and failure.index == 5
+    assert isinstance(failure.exception, ValueError)
+    assert "item 5 is bad" in failure.traceback and "in task" in failure.traceback
+
+
+@shared
+def test_an_exception_reaches_the_caller_as_itself(client: Any) -> None:
+    with pytest.raises(KeyError, match="boom") as info:
+        pw.map(helpers.boom, range(3), backend="dask", client=client)
+    assert isinstance(info.value.__cause__, pw.RemoteTraceback)
+    assert "in boom" in str(info.value.__cause__)
+
+
+@shared
+def test_lambdas_and_closures_travel_once_per_job(client: Any) -> None:
+    big = list(range(100_000))  # the closure travels once, not with each batch
+    out = pw.map(lambda x: x + len(big), range(1000), backend="dask", client=client)
+    assert out == [x + 100_000 for x in range(1000)]
+    assert released(client)  # the batches and the job are released
+
+
+@shared
+def test_initializer_runs_in_every_worker_before_its_tasks(client: Any) -> None:
+    out = pw.map(
+        helpers.get_initialized,
+        range(200),
+        backend="dask",
+        client=client,
+        initializer=helpers.set_initialized,
+        initargs=("ready",),
+    )
+    assert out == ["ready"] * 200
+
+
+@shared
+def test_a_failing_initializer_is_reported(client: Any) -> None:
+    with pytest.raises(pw.WorkerInitError) as info:
+        pw.map(
+            helpers.double,
+            range(10),
+            backend="dask",
+            client=client,
+            initializer=helpers.boom,
+            initargs=(1,),
+        )
+    assert isinstance(info.value.__cause__, KeyError)
+
+
+@shared
+def test_an_unpicklable_argument_fails_only_its_task(client: Any) -> None:
+    items: list[Any] = [1, 2, threading.Lock(), 4]
+    out = pw.map(helpers.double, items, backend="dask", client=client, on_error="return")
+    assert out[:2] == [2, 4] and out[3] == 8
+    assert isinstance(out[2].exception, pw.PicklingError)
+
+
+@shared
+def test_a_task_that_kills_its_worker_fails_alone_with_worker_crashed(client: Any) -> None:
+    out = pw.map(crash_on(3), range(8), backend="dask", client=client, on_error="return")
+    assert [r for i, r in enumerate(out) if i != 3] == [x for x in range(8) if x != 3]
+    assert isinstance(out[3].exception, pw.WorkerCrashed)
+    assert "retries exhausted" in str(out[3].exception)
+    client.wait_for_workers(2)  # the nannies restarted the workers
+
+
+@shared
+def test_a_task_past_its_timeout_fails_and_the_rest_complete(client: Any, tmp_path: Path) -> None:
+    gate = str(tmp_path / "gate")
+    # The abandoned task keeps its worker's thread until it returns, and Dask may queue other
+    # tasks behind it: open the gate a while after the timeout so that everything finishes.
+    opener = threading.Timer(2.0, Path(gate).touch)
+    opener.start()
+    try:
+        out = pw.map(
+            gated(gate, 3),
+            range(6),
+            backend="dask",
+            client=client,
+            timeout=0.5,
+            on_error="return",
+            chunksize=1,
+        )
+    finally:
+        opener.join()
+    assert [r for i, r in enumerate(out) if i != 3] == [0, 1, 2, 4, 5]
+    err = out[3].exception
+    assert isinstance(err, pw.TaskTimeout) and err.index == 3
+    assert "cannot interrupt" in str(err)
+
+
+# -- Executor ---------------------------------------------------------------------------------
+
+
+@shared
+def test_executor_submit_map_and_as_completed(client: Any) -> None:
+    with pw.Executor(backend="dask", client=client) as ex:
+        futures = [ex.submit(helpers.add, i, 1) for i in range(20)]
+        assert {f.result() for f in cf.as_completed(futures)} == set(range(1, 21))
+        assert list(ex.map(helpers.double, range(300))) == [2 * x for x in range(300)]
+        bad = ex.submit(helpers.boom, 1)
+        assert isinstance(bad.exception(), KeyError)
+    assert client.status == "running"  # a client we were given is not closed
+
+
+@shared
+def test_terminate_cancels_everything_submitted(client: Any, tmp_path: Path) -> None:
+    gate = str(tmp_path / "gate")
+    ex = pw.Executor(backend="dask", client=client)
+    try:
+        futures = [ex.submit(helpers.wait_for_file, gate) for _ in range(10)]
+        deadline = time.monotonic() + 30
+        while len(poolwise_keys(client)) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        ex.terminate()
+        assert all(f.cancelled() or isinstance(f.exception(), cf.CancelledError) for f in futures)
+        assert released(client)
+    finally:
+        Path(gate).touch()
+
+
+@shared
+def test_own_local_cluster_with_dashboard_is_closed_on_shutdown() -> None:
+    with pw.Executor(backend="dask", workers=1) as ex:
+        assert ex.dashboard_link is None  # not started yet
+        ex.start()
+        assert str(ex.dashboard_link).startswith("http")
+        pids = ex.worker_pids()
+        assert len(pids) == 1
+        assert ex.submit(helpers.pid_of, 0).result() == pids[0]
+    deadline = time.monotonic() + 10
+    while any(psutil.pid_exists(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(psutil.pid_exists(p) for p in pids)
+
+
+@shared  # (the module's cluster may be running)
+def test_without_dask_the_error_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(ImportError, match=r'pip install "poolwise\[dask\]"'):
+        pw.map(helpers.double, range(3), backend="dask")
+
+
+# -- a real cluster: scheduler and workers started with the command-line tools ----------------
+
+
+def _dask_cli() -> str:
+    return str(Path(sys.executable).parent / "dask")
+
+
+def slow_identity(x: int) -> int:
+    time.sleep(0.05)
+    return x
+
+
+@shared
+def test_real_cluster_survives_a_worker_killed_with_sigkill(tmp_path: Path) -> None:
+    sched_file = tmp_path / "scheduler.json"
+    # the workers import the task functions by reference: put this checkout on their path
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
+    procs = [
+        subprocess.Popen(
+            [
+                _dask_cli(),
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(sched_file),
+            ],
+            **quiet,  # type: ignore[call-overload]
+        )
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not sched_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.1)  # the file is written in one go, but be sure it is complete
+        address = json.loads(sched_file.read_text())["address"]
+        for name in ("w1", "w2"):
+            procs.append(
+                subprocess.Popen(
+                    [
+                        _dask_cli(),
+                        "worker",
+                        address,
+                        "--nthreads",
+                        "1",
+                        "--no-nanny",
+                        "--no-dashboard",
+                        "--name",
+                        name,
+                        "--host",
+                        "127.0.0.1",
+                    ],
+                    **quiet,  # type: ignore[call-overload]
+                )
+            )
+        with distributed.Client(address, set_as_default=False) as c:
+            c.wait_for_workers(2, timeout=60)
+        victim = procs[2]
+        n = 120
+        seen: dict[int, Any] = {}
+        it = pw.imap(
+            slow_identity,
+            range(n),
+            backend="dask",
+            address=address,
+            on_error="return",
+            ordered=False,
+            chunksize=1,
+        )
+        for k, r in enumerate(it):
+            if k == 10:  # results are flowing: both workers hold tasks now
+                victim.send_signal(signal.SIGKILL)
+            index = r.index if isinstance(r, pw.Failure) else r
+            assert index not in seen, f"item {index} reported twice"
+            seen[index] = r
+        assert victim.wait(10) == -signal.SIGKILL
+        assert sorted(seen) == list(range(n))
+        for index, r in seen.items():
+            if isinstance(r, pw.Failure):
+                assert isinstance(r.exception, pw.WorkerCrashed), r
+            else:
+                assert r == index
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+    assert all(p.returncode is not None for p in procs)
+    mine = {c.pid for c in psutil.Process().children(recursive=True)}
+    assert not mine & {p.pid for p in procs}

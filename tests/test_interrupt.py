@@ -1,0 +1,121 @@
+"""Ctrl-C in the parent stops everything; a parent killed outright takes its workers along.
+
+Each test runs a real child Python that maps over tasks which announce themselves (a file per
+worker pid) and then block; the test waits for those files (a gate, not a sleep), signals the
+child, and checks what is left.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).parent.parent
+
+TASK = """
+import os, sys, time
+from pathlib import Path
+def block(x, d=sys.argv[1]):
+    Path(d, str(os.getpid())).touch()
+    while True:
+        time.sleep(0.05)
+"""
+
+RUNNERS = {
+    "map": "pw.map(block, range(8), workers=2, chunksize=1{opts})",
+    "imap": "list(pw.imap(block, iter(range(8)), workers=2, chunksize=1{opts}))",
+    "executor": "run_executor()",
+}
+
+EXECUTOR = """
+def run_executor():
+    with pw.Executor(workers=2) as ex:
+        [f.result() for f in [ex.submit(block, i) for i in range(8)]]
+"""
+
+
+def child_script(runner: str, start_method: str | None = None) -> str:
+    opts = f", start_method={start_method!r}" if start_method else ""
+    call = RUNNERS[runner].format(opts=opts)
+    return (
+        TASK
+        + "import poolwise as pw\n"
+        + EXECUTOR
+        + "if __name__ == '__main__':\n"
+        + "    try:\n"
+        + f"        {call}\n"
+        + "    except KeyboardInterrupt:\n"
+        + "        print('KeyboardInterrupt', flush=True)\n"
+    )
+
+
+def start(script: str, gate_dir: Path) -> subprocess.Popen[str]:
+    path = gate_dir.parent / "child.py"
+    path.write_text(script)
+    return subprocess.Popen(
+        [sys.executable, str(path), str(gate_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+
+
+def wait_for_workers(gate_dir: Path, n: int, proc: subprocess.Popen[str]) -> list[int]:
+    deadline = time.monotonic() + 60
+    while len(list(gate_dir.iterdir())) < n:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "workers never started"
+        time.sleep(0.01)
+    return [int(p.name) for p in gate_dir.iterdir()]
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def wait_gone(pids: list[int], seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if all(gone(p) for p in pids):
+            return []
+        time.sleep(0.01)
+    return [p for p in pids if not gone(p)]
+
+
+@pytest.mark.parametrize("runner", sorted(RUNNERS))
+def test_ctrl_c_stops_every_worker_within_two_seconds(runner: str, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    proc = start(child_script(runner), gate)
+    workers = wait_for_workers(gate, 2, proc)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    elapsed = time.monotonic() - sent
+    assert out.count("KeyboardInterrupt") == 1, (out, err)
+    assert "Traceback" not in err, err
+    assert proc.returncode == 0
+    assert wait_gone(workers, 2.0) == []
+    assert elapsed < 2.0 + 1.0  # the child's own exit and interpreter teardown included
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_parent_killed_with_sigkill_leaves_no_worker(method: str, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    proc = start(child_script("map", method), gate)
+    workers = wait_for_workers(gate, 2, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert wait_gone(workers, 10.0) == []
