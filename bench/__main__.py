@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 # Benchmark modules in the order they run.
-MODULES: tuple[str, ...] = ("core",)
+MODULES: tuple[str, ...] = ("core", "dask")
 
 RESULTS = Path(__file__).parent / "results"
 
