@@ -51,11 +51,16 @@ class _FutureSink:
         self.future.set_exception(error.exception)
 
     def abort(self, exc: BaseException) -> None:
-        if not self.future.done():
-            if self.started:
-                self.future.set_exception(exc)
-            else:
-                self.cancel()
+        if self.future.done():
+            return
+        if isinstance(exc, cf.CancelledError):
+            self.cancel()
+            return
+        if not self.started:
+            self.started = True
+            if not self.future.set_running_or_notify_cancel():
+                return
+        self.future.set_exception(exc)
 
     def cancel(self) -> None:
         """Cancel a future that never ran, and notify its waiters (``wait``,

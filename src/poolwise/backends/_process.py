@@ -457,6 +457,7 @@ class ProcessBackend(Backend):
             outcomes.append(_fail_or_split(batch, lambda: PicklingError(message)))
         elif kind == W.READY:
             w.ready = True
+            self._early_deaths = 0
         elif kind == W.RETIRE:
             w.retiring = True
         elif kind == W.INIT_ERROR:
@@ -535,11 +536,13 @@ class ProcessBackend(Backend):
                 continue
             first = False
             outcomes.append(self._crashed(w, batch, exitcode))
-        if not w.ready:
+        if not w.ready and exitcode != -signal.SIGKILL:
+            # dying before ready on its own (not killed from outside, as SIGKILL would be)
+            # means the worker cannot start, e.g. its initializer crashes the process
             self._early_deaths += 1
-            if self._early_deaths > 3 * self.workers and self._broken is None:
+            if self._early_deaths > 10 * self.workers and self._broken is None:
                 self._broken = WorkerInitError(
-                    f"{self._early_deaths} workers exited before they were ready (the last "
+                    f"{self._early_deaths} workers in a row exited before they were ready (the last "
                     f"{describe_exit(exitcode, killed_by_us=False)}); check the initializer "
                     "and that the worker processes can start"
                 )
