@@ -53,7 +53,7 @@ class _FutureSink:
     def abort(self, exc: BaseException) -> None:
         if self.future.done():
             return
-        if isinstance(exc, cf.CancelledError):
+        if isinstance(exc, cf.CancelledError) and not self.started:
             self.cancel()
             return
         if not self.started:

@@ -542,7 +542,8 @@ class ProcessBackend(Backend):
             self._early_deaths += 1
             if self._early_deaths > 10 * self.workers and self._broken is None:
                 self._broken = WorkerInitError(
-                    f"{self._early_deaths} workers in a row exited before they were ready (the last "
+                    f"{self._early_deaths} workers in a row exited before they were ready "
+                    "(the last "
                     f"{describe_exit(exitcode, killed_by_us=False)}); check the initializer "
                     "and that the worker processes can start"
                 )
