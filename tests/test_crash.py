@@ -17,7 +17,14 @@ N = 20
 @pytest.mark.parametrize("chunksize", [1, 5, None], ids=["single", "batch5", "adaptive"])
 @pytest.mark.parametrize("workers", [1, 2])
 def test_exit_fails_only_that_task(bad: int, chunksize: int | None, workers: int) -> None:
-    out = pw.map(CrashOn(bad), range(N), workers=workers, chunksize=chunksize, on_error="return")
+    out = pw.map(
+        CrashOn(bad),
+        range(N),
+        backend="process",
+        workers=workers,
+        chunksize=chunksize,
+        on_error="return",
+    )
     assert_exactly_once(out, N, {bad: pw.WorkerCrashed})
     err = out[bad].exception
     assert f"item {bad}" in str(err) and "exited with code 1" in str(err)
@@ -30,24 +37,33 @@ def test_exit_fails_only_that_task(bad: int, chunksize: int | None, workers: int
 )
 @pytest.mark.parametrize("chunksize", [1, 5])
 def test_signals_are_named(how: str, words: str, chunksize: int) -> None:
-    out = pw.map(CrashOn(7, how), range(N), workers=2, chunksize=chunksize, on_error="return")
+    out = pw.map(
+        CrashOn(7, how),
+        range(N),
+        backend="process",
+        workers=2,
+        chunksize=chunksize,
+        on_error="return",
+    )
     assert_exactly_once(out, N, {7: pw.WorkerCrashed})
     assert words in str(out[7].exception)
 
 
 def test_a_big_fast_batch_is_bisected_down_to_the_culprit() -> None:
     n = 5000
-    out = pw.map(CrashOn(3333), range(n), workers=2, chunksize=2500, on_error="return")
+    out = pw.map(
+        CrashOn(3333), range(n), backend="process", workers=2, chunksize=2500, on_error="return"
+    )
     assert_exactly_once(out, n, {3333: pw.WorkerCrashed})
 
 
 def test_raise_mode_raises_worker_crashed() -> None:
     with pytest.raises(pw.WorkerCrashed, match="item 3"):
-        pw.map(CrashOn(3), range(10), workers=2, chunksize=1)
+        pw.map(CrashOn(3), range(10), backend="process", workers=2, chunksize=1)
 
 
 def test_the_pool_keeps_working_after_a_crash() -> None:
-    with pw.Executor(workers=2) as ex:
+    with pw.Executor(backend="process", workers=2) as ex:
         fut = ex.submit(CrashOn(1), 1)
         assert isinstance(fut.exception(), pw.WorkerCrashed)
         assert list(ex.map(identity, range(100))) == list(range(100))
@@ -57,11 +73,26 @@ def test_the_pool_keeps_working_after_a_crash() -> None:
 
 def test_retries_run_a_crashed_task_again(tmp_path: Path) -> None:
     marker = str(tmp_path / "crashed-once")
-    out = pw.map(CrashOnceOn(4, marker), range(10), workers=2, retries=1, on_error="return")
+    out = pw.map(
+        CrashOnceOn(4, marker),
+        range(10),
+        backend="process",
+        workers=2,
+        retries=1,
+        on_error="return",
+    )
     assert out == list(range(10))
     assert Path(marker).exists()
 
 
 def test_retries_give_up_after_n_attempts() -> None:
-    out = pw.map(CrashOn(4), range(10), workers=2, retries=2, chunksize=1, on_error="return")
+    out = pw.map(
+        CrashOn(4),
+        range(10),
+        backend="process",
+        workers=2,
+        retries=2,
+        chunksize=1,
+        on_error="return",
+    )
     assert_exactly_once(out, 10, {4: pw.WorkerCrashed})

@@ -29,14 +29,14 @@ def block(x, d=sys.argv[1]):
 """
 
 RUNNERS = {
-    "map": "pw.map(block, range(8), workers=2, chunksize=1{opts})",
-    "imap": "list(pw.imap(block, iter(range(8)), workers=2, chunksize=1{opts}))",
+    "map": "pw.map(block, range(8), backend='process', workers=2, chunksize=1{opts})",
+    "imap": "list(pw.imap(block, iter(range(8)), backend='process', workers=2, chunksize=1{opts}))",
     "executor": "run_executor()",
 }
 
 EXECUTOR = """
 def run_executor():
-    with pw.Executor(workers=2) as ex:
+    with pw.Executor(backend='process', workers=2) as ex:
         [f.result() for f in [ex.submit(block, i) for i in range(8)]]
 """
 

@@ -12,7 +12,9 @@ from tests import helpers
 
 
 def test_unknown_backend_lists_the_valid_ones() -> None:
-    with pytest.raises(ValueError, match=r"unknown backend 'procss'; use one of serial, thread"):
+    with pytest.raises(
+        ValueError, match=r"unknown backend 'procss'; use one of auto, serial, thread"
+    ):
         pw.map(helpers.double, [1], backend="procss")
 
 
@@ -76,9 +78,8 @@ def test_serial_with_workers_is_an_error() -> None:
         pw.Executor(backend="serial", workers=4)
 
 
-def test_auto_is_not_yet_available_and_says_so() -> None:
-    with pytest.raises(ValueError, match="advisor"):
-        pw.map(helpers.double, [1], backend="auto")
+def test_auto_is_the_default_backend() -> None:
+    assert pw.map(helpers.double, [1, 2]) == [2, 4]
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,14 @@ from tests.outcomes import assert_exactly_once
 @pytest.mark.parametrize("chunksize", [1, 3, None])
 def test_an_unpicklable_argument_fails_its_task_naming_the_type(chunksize: int | None) -> None:
     items = [0, 1, threading.Lock(), 3, 4]
-    out = pw.map(crashers.identity, items, workers=2, chunksize=chunksize, on_error="return")
+    out = pw.map(
+        crashers.identity,
+        items,
+        backend="process",
+        workers=2,
+        chunksize=chunksize,
+        on_error="return",
+    )
     assert [out[i] for i in (0, 1, 3, 4)] == [0, 1, 3, 4]
     failure = out[2]
     assert isinstance(failure, pw.Failure) and isinstance(failure.exception, pw.PicklingError)
@@ -24,14 +31,16 @@ def test_an_unpicklable_argument_fails_its_task_naming_the_type(chunksize: int |
 
 
 def test_an_unpicklable_result_fails_its_task() -> None:
-    out = pw.map(crashers.return_a_lock, range(5), workers=2, on_error="return")
+    out = pw.map(crashers.return_a_lock, range(5), backend="process", workers=2, on_error="return")
     assert_exactly_once(out, 5, {2: pw.PicklingError})
     assert "result" in str(out[2].exception) and "lock" in str(out[2].exception)
 
 
 def test_an_argument_that_cannot_be_unpickled_in_the_worker() -> None:
     items = [0, 1, crashers.RaiseWhenUnpickled(), 3]
-    out = pw.map(crashers.identity, items, workers=2, chunksize=4, on_error="return")
+    out = pw.map(
+        crashers.identity, items, backend="process", workers=2, chunksize=4, on_error="return"
+    )
     assert [out[i] for i in (0, 1, 3)] == [0, 1, 3]
     assert isinstance(out[2].exception, pw.PicklingError)
     assert "cannot unpickle the arguments in the worker" in str(out[2].exception)
@@ -39,7 +48,12 @@ def test_an_argument_that_cannot_be_unpickled_in_the_worker() -> None:
 
 def test_a_result_that_cannot_be_unpickled_in_the_parent() -> None:
     out = pw.map(
-        crashers.return_raise_when_unpickled, range(5), workers=2, chunksize=5, on_error="return"
+        crashers.return_raise_when_unpickled,
+        range(5),
+        backend="process",
+        workers=2,
+        chunksize=5,
+        on_error="return",
     )
     assert_exactly_once(out, 5, {2: pw.PicklingError})
     assert "cannot unpickle the result in the parent" in str(out[2].exception)
@@ -47,7 +61,9 @@ def test_a_result_that_cannot_be_unpickled_in_the_parent() -> None:
 
 def test_crash_while_unpickling_an_argument() -> None:
     items = [0, 1, crashers.ExitWhenUnpickled(), 3]
-    out = pw.map(crashers.identity, items, workers=2, chunksize=4, on_error="return")
+    out = pw.map(
+        crashers.identity, items, backend="process", workers=2, chunksize=4, on_error="return"
+    )
     assert [out[i] for i in (0, 1, 3)] == [0, 1, 3]
     assert isinstance(out[2].exception, pw.WorkerCrashed)
     assert "while unpickling its arguments" in str(out[2].exception)
@@ -55,14 +71,21 @@ def test_crash_while_unpickling_an_argument() -> None:
 
 def test_crash_while_pickling_a_result() -> None:
     out = pw.map(
-        crashers.return_exit_when_pickled, range(5), workers=2, chunksize=5, on_error="return"
+        crashers.return_exit_when_pickled,
+        range(5),
+        backend="process",
+        workers=2,
+        chunksize=5,
+        on_error="return",
     )
     assert_exactly_once(out, 5, {2: pw.WorkerCrashed})
     assert "while pickling its result" in str(out[2].exception)
 
 
 def test_an_exception_that_cannot_be_pickled_becomes_remote_error() -> None:
-    out = pw.map(crashers.raise_unpicklable, range(4), workers=2, on_error="return")
+    out = pw.map(
+        crashers.raise_unpicklable, range(4), backend="process", workers=2, on_error="return"
+    )
     assert_exactly_once(out, 4, {2: pw.RemoteError})
     assert "UnpicklableError" in str(out[2].exception)
     assert "raise_unpicklable" in out[2].traceback
@@ -72,7 +95,7 @@ def test_an_exception_that_cannot_be_pickled_becomes_remote_error() -> None:
 def test_system_exit_and_keyboard_interrupt_in_a_task_fail_it_and_replace_the_worker(
     fn: object,
 ) -> None:
-    with pw.Executor(workers=1) as ex:
+    with pw.Executor(backend="process", workers=1) as ex:
         before = ex.worker_pids() or [ex.submit(crashers.pid_and_value, 0).result()[0]]
         futures = [ex.submit(fn, i) for i in range(4)]  # type: ignore[arg-type]
         assert isinstance(futures[2].exception(), (SystemExit, KeyboardInterrupt))

@@ -34,7 +34,7 @@ def test_cancel_futures_cancels_what_has_not_started(backend: str, tmp_path: Pat
 
 
 def test_context_manager_waits_for_queued_work() -> None:
-    with pw.Executor(workers=2) as ex:
+    with pw.Executor(backend="process", workers=2) as ex:
         futures = [ex.submit(crashers.identity, i) for i in range(50)]
     assert [f.result(timeout=0) for f in futures] == list(range(50))
 
@@ -58,7 +58,7 @@ def test_shutdown_without_wait_leaves_nothing_after_exit(tmp_path: Path) -> None
         """
         import poolwise as pw, sys
         from tests.crashers import wait_for
-        ex = pw.Executor(workers=2)
+        ex = pw.Executor(backend="process", workers=2)
         ex.start()
         print(*ex.worker_pids(), flush=True)
         ex.submit(wait_for, sys.argv[1])  # never released
@@ -86,7 +86,7 @@ def test_shutdown_without_wait_leaves_nothing_after_exit(tmp_path: Path) -> None
 
 
 def test_terminate_stops_at_once(tmp_path: Path) -> None:
-    ex = pw.Executor(workers=2)
+    ex = pw.Executor(backend="process", workers=2)
     futures = [ex.submit(crashers.wait_for, str(tmp_path / "never")) for _ in range(4)]
     pids = ex.worker_pids()
     ex.terminate()

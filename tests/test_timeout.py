@@ -21,6 +21,7 @@ def test_process_timeout_kills_the_worker_and_its_children(
     out = pw.map(
         HangOn(5, str(pidfile)),
         range(12),
+        backend="process",
         workers=2,
         timeout=0.5,
         chunksize=chunksize,
@@ -40,7 +41,7 @@ def test_process_timeout_kills_the_worker_and_its_children(
 
 
 def test_process_timeout_with_an_executor_replaces_the_worker() -> None:
-    with pw.Executor(workers=1, timeout=0.3) as ex:
+    with pw.Executor(backend="process", workers=1, timeout=0.3) as ex:
         before = ex.submit(HangOn(-1), 0).result()
         fut = ex.submit(HangOn(1), 1)
         assert isinstance(fut.exception(), pw.TaskTimeout)
@@ -82,10 +83,12 @@ def test_serial_timeout_abandons_too() -> None:
 
 def test_retries_after_a_timeout(tmp_path: Path) -> None:
     marker = str(tmp_path / "hung-once")
-    out = pw.map(HangOnceOn(2, marker), range(6), workers=2, timeout=0.5, retries=1)
+    out = pw.map(
+        HangOnceOn(2, marker), range(6), backend="process", workers=2, timeout=0.5, retries=1
+    )
     assert out == list(range(6))
 
 
 def test_raise_mode_raises_task_timeout() -> None:
     with pytest.raises(pw.TaskTimeout, match="item 0"):
-        pw.map(HangOn(0), range(3), workers=1, timeout=0.3)
+        pw.map(HangOn(0), range(3), backend="process", workers=1, timeout=0.3)

@@ -20,8 +20,11 @@ from poolwise._errors import (
 )
 from poolwise._executor import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from poolwise._version import __version__
+from poolwise.advise._advice import Advice
+from poolwise.advise._advise import advise
 
 __all__ = [
+    "Advice",
     "Executor",
     "Failure",
     "PicklingError",
@@ -37,6 +40,7 @@ __all__ = [
     "WorkerCrashed",
     "WorkerInitError",
     "__version__",
+    "advise",
     "imap",
     "map",
     "usable_cpus",

@@ -3,6 +3,7 @@ calling thread (no helper thread, so the process backend may use the fast, safe 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
@@ -86,16 +87,23 @@ def _raise_failure(index: int, error: TaskError, completed: int, total: int | No
 
 
 def _run(
-    fn: Callable[..., Any], items: Iterable[Any], opts: Options, *, ordered: bool, progress: bool
+    fn: Callable[..., Any],
+    items: Iterable[Any],
+    opts: Options,
+    *,
+    ordered: bool,
+    progress: bool,
+    start: int = 0,
 ) -> Generator[list[Any], None, None]:
     """Yield lists of results as they become available (the caller flattens them)."""
     backend = create_backend(opts.backend, opts.workers, **opts.backend_options())
     total = len(items) if isinstance(items, (list, tuple, range)) else None
     bar = Progress(total) if progress else _NO_PROGRESS
     collector = _Collector(total, ordered, opts.on_error, bar)
+    collector.next_index = collector.handed = start
     job = Job(fn, timeout=opts.timeout)
     chunker = Chunker(opts.workers, fixed=opts.chunksize)
-    run = JobRun(job, items, collector, chunker, retries=opts.retries)
+    run = JobRun(job, items, collector, chunker, retries=opts.retries, start=start)
     collector.run = run
     dispatcher = Dispatcher(backend)
     dispatcher.add(run)
@@ -117,6 +125,53 @@ def _run(
         backend.shutdown(wait=clean, kill=not clean)
 
 
+def _run_auto(
+    fn: Callable[..., Any],
+    items: Iterable[Any],
+    opts: Options,
+    *,
+    user_workers: int | None,
+    ordered: bool,
+    progress: bool,
+) -> Generator[list[Any], None, None]:
+    """backend="auto": probe (its results are real results), then run the rest as advised."""
+    from poolwise._errors import RemoteTraceback
+    from poolwise._transport import dumps_function
+    from poolwise.advise._advise import advise_with_probe, unpicklable_advice
+
+    n = len(items) if isinstance(items, (list, tuple, range)) else None
+    try:
+        dumps_function(fn)
+    except Exception as exc:
+        advice = unpicklable_advice(exc, n)
+        consumed, rest = 0, iter(items)
+    else:
+        advice, outcome, rest, n = advise_with_probe(fn, items, timeout=opts.timeout)
+        consumed = outcome.consumed
+        values: list[Any] = []
+        for i, (ok, value, tb) in enumerate(outcome.results):
+            if ok:
+                values.append(value)
+                continue
+            value.__cause__ = RemoteTraceback(tb)
+            if opts.on_error == "raise":
+                if values:
+                    yield values
+                _raise_failure(i, TaskError(value, tb), len(values), n)
+            values.append(Failure(i, outcome.items[i], value, tb))
+        if values:
+            yield values
+    workers = None if advice.backend == "serial" else (user_workers or advice.workers)
+    run_opts = dataclasses.replace(
+        opts,
+        backend=advice.backend,
+        workers=workers or 1,
+        chunksize=opts.chunksize if opts.chunksize is not None else None,
+    )
+    source = items if isinstance(items, (list, tuple, range)) else rest
+    yield from _run(fn, source, run_opts, ordered=ordered, progress=progress, start=consumed)
+
+
 class _NoProgress(Progress):
     def __init__(self) -> None:
         self._bar = None
@@ -129,7 +184,7 @@ def imap(
     fn: Callable[[Any], Any],
     items: Iterable[Any],
     *,
-    backend: str = "process",
+    backend: str = "auto",
     workers: int | None = None,
     chunksize: int | None = None,
     ordered: bool = True,
@@ -170,6 +225,11 @@ def imap(
         address=address,
     )
     check_function(fn, opts.backend)
+    if opts.backend == "auto":
+        chunks = _run_auto(
+            fn, items, opts, user_workers=workers, ordered=ordered, progress=progress
+        )
+        return _flatten(chunks)
     return _flatten(_run(fn, items, opts, ordered=ordered, progress=progress))
 
 
@@ -186,7 +246,7 @@ def map(
     fn: Callable[[Any], Any],
     items: Iterable[Any],
     *,
-    backend: str = "process",
+    backend: str = "auto",
     workers: int | None = None,
     chunksize: int | None = None,
     ordered: bool = True,
@@ -246,7 +306,13 @@ def map(
         address=address,
     )
     check_function(fn, opts.backend)
+    if opts.backend == "auto":
+        chunks = _run_auto(
+            fn, items, opts, user_workers=workers, ordered=ordered, progress=progress
+        )
+    else:
+        chunks = _run(fn, items, opts, ordered=ordered, progress=progress)
     results: list[Any] = []
-    for chunk in _run(fn, items, opts, ordered=ordered, progress=progress):
+    for chunk in chunks:
         results.extend(chunk)
     return results

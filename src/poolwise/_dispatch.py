@@ -47,6 +47,7 @@ class JobRun:
         *,
         retries: int = 0,
         owns_job: bool = True,
+        start: int = 0,
     ) -> None:
         self.job = job
         self.owns_job = owns_job  # forget the job in the workers when this run ends
@@ -55,8 +56,10 @@ class JobRun:
         self.retries = retries
         self._seq: Sequence[Any] | None = items if isinstance(items, (list, tuple, range)) else None
         self._iter: Iterator[Any] | None = None if self._seq is not None else iter(items)
-        self._next = 0  # index of the next fresh item
-        self.exhausted = self._seq is not None and len(self._seq) == 0
+        # index of the next fresh item; a sequence is sliced from there, an iterator is taken
+        # to be already advanced to it (backend="auto" has run the first items in its probe)
+        self._next = start
+        self.exhausted = self._seq is not None and len(self._seq) <= start
         self._again: deque[tuple[int, Any]] = deque()  # to run again, batched
         self._suspect: deque[list[tuple[int, Any]]] = deque()  # groups to run as they are
         self._attempts: dict[int, int] = {}

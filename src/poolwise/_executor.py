@@ -7,6 +7,8 @@ locked inbox and wake it. Futures are standard ``concurrent.futures.Future`` obj
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
+import functools
 import itertools
 import queue
 import threading
@@ -14,9 +16,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from poolwise import _transport
 from poolwise._batching import Chunker
 from poolwise._dispatch import Dispatcher, JobRun
-from poolwise._errors import ShutdownError
+from poolwise._errors import RemoteTraceback, ShutdownError
 from poolwise._options import check_function, resolve
 from poolwise.backends import create_backend
 from poolwise.backends._base import CallMode, Job, TaskError
@@ -108,7 +111,7 @@ class Executor(cf.Executor):
 
     def __init__(
         self,
-        backend: str = "process",
+        backend: str = "auto",
         workers: int | None = None,
         *,
         chunksize: int | None = None,
@@ -138,10 +141,11 @@ class Executor(cf.Executor):
             client=client,
             address=address,
         )
-        self._backend = create_backend(
-            self._opts.backend, self._opts.workers, **self._opts.backend_options()
-        )
-        self._dispatcher = Dispatcher(self._backend)
+        self._auto = self._opts.backend == "auto"
+        self._user_workers = workers
+        self.advice: Any = None  # with backend="auto": the advisor's answer, once decided
+        if not self._auto:
+            self._set_backend(self._opts.backend, self._opts.workers)
         self._lock = threading.Lock()
         self._inbox: list[JobRun] = []
         self._stop: list[JobRun] = []
@@ -152,8 +156,30 @@ class Executor(cf.Executor):
         self._cancel_pending = False
         self._broken: BaseException | None = None
 
+    def _set_backend(self, name: str, workers: int) -> None:
+        self._opts = dataclasses.replace(self._opts, backend=name, workers=workers)
+        self._backend = create_backend(name, workers, **self._opts.backend_options())
+        self._dispatcher = Dispatcher(self._backend)
+
+    def _decide(self, fn: Callable[..., Any], items: list[Any]) -> tuple[Any, int]:
+        """backend="auto": probe on these items, choose, and return the probe's results."""
+        from poolwise.advise._advise import advise_with_probe, unpicklable_advice
+
+        try:
+            _transport.dumps_function(fn)
+        except Exception as exc:
+            advice, outcome = unpicklable_advice(exc, None), None
+        else:
+            advice, outcome, _, _ = advise_with_probe(fn, items, timeout=self._opts.timeout)
+        workers = 1 if advice.backend == "serial" else (self._user_workers or advice.workers)
+        self.advice = advice
+        self._auto = False
+        self._set_backend(advice.backend, workers)
+        return outcome, (outcome.consumed if outcome is not None else 0)
+
     @property
     def backend(self) -> str:
+        """The backend in use ("auto" until the advisor has chosen)."""
         return self._opts.backend
 
     @property
@@ -167,13 +193,15 @@ class Executor(cf.Executor):
 
     def worker_pids(self) -> list[int]:
         """Process ids of the workers (empty for the serial and thread backends)."""
-        return self._backend.worker_pids()
+        return [] if self._auto else self._backend.worker_pids()
 
     def start(self) -> None:
         """Start the workers now and return when every one is ready (else: on first use)."""
         with self._lock:
             if self._shutdown:
                 raise ShutdownError("cannot start an executor after shutdown")
+            if self._auto:
+                return  # the advisor chooses the backend at the first map or submit
             if self._thread is None:
                 self._backend.start(wait=True)
                 self._launch()
@@ -210,6 +238,10 @@ class Executor(cf.Executor):
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
         """Schedule ``fn(*args, **kwargs)``; return its Future."""
+        if self._auto:
+            done = self._submit_auto(fn, args, kwargs)
+            if done is not None:
+                return done
         if kwargs:
             job, item = self._job(fn, "full"), (args, kwargs)
         else:
@@ -221,6 +253,29 @@ class Executor(cf.Executor):
         )
         sink.run = run
         self._enqueue(run)
+        return future
+
+    def _submit_auto(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> cf.Future[Any] | None:
+        """The first submit of an auto executor: probe with this very call, keep its result."""
+        with self._lock:
+            if not self._auto:
+                return None
+            if self._shutdown:
+                raise ShutdownError("cannot schedule new work after shutdown")
+            call = functools.partial(_call_full, fn)
+            outcome, consumed = self._decide(call, [(args, kwargs)])
+        if not consumed:
+            return None
+        future: cf.Future[Any] = cf.Future()
+        ok, value, tb = outcome.results[0]
+        future.set_running_or_notify_cancel()
+        if ok:
+            future.set_result(value)
+        else:
+            value.__cause__ = RemoteTraceback(tb)
+            future.set_exception(value)
         return future
 
     def map(
@@ -242,16 +297,30 @@ class Executor(cf.Executor):
         if chunksize is not None and (isinstance(chunksize, bool) or chunksize < 1):
             raise ValueError(f"chunksize must be at least 1, got {chunksize!r}")
         deadline = None if timeout is None else time.monotonic() + timeout
-        if len(iterables) == 1:
-            job, items = self._job(fn, "one"), list(iterables[0])
-        else:
-            job, items = self._job(fn, "star"), list(zip(*iterables, strict=False))
+        mode: CallMode = "one" if len(iterables) == 1 else "star"
+        items = list(iterables[0]) if mode == "one" else list(zip(*iterables))
         sink = _QueueSink()
+        start = 0
+        if self._auto:
+            with self._lock:
+                if self._auto and items:
+                    probe_fn = fn if mode == "one" else functools.partial(_call_star, fn)
+                    outcome, start = self._decide(probe_fn, items)
+                    for i, (ok, value, tb) in enumerate(outcome.results if start else ()):
+                        if ok:
+                            sink.ok(i, value)
+                        else:
+                            value.__cause__ = RemoteTraceback(tb)
+                            sink.queue.put(("err", i, value))
+        job = self._job(fn, mode)
         chunker = Chunker(
             self._opts.workers, fixed=chunksize or self._opts.chunksize, per_item=job.per_item
         )
-        run = JobRun(job, items, sink, chunker, retries=self._opts.retries, owns_job=False)
-        self._enqueue(run)
+        run = JobRun(
+            job, items, sink, chunker, retries=self._opts.retries, owns_job=False, start=start
+        )
+        if start < len(items):
+            self._enqueue(run)
         # chain hands out items at C speed; the chunk generator it holds stops the run if the
         # caller drops the iterator early (the generator is closed when collected)
         return itertools.chain.from_iterable(self._chunks(run, sink, len(items), deadline))
@@ -346,6 +415,9 @@ class Executor(cf.Executor):
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop taking work. Running and queued tasks finish unless ``cancel_futures``."""
         with self._lock:
+            if self._auto:  # never used: there is no backend to stop
+                self._shutdown = True
+                return
             self._shutdown = True
             self._cancel_pending = self._cancel_pending or cancel_futures
             thread = self._thread
@@ -362,6 +434,8 @@ class Executor(cf.Executor):
             self._shutdown = True
             self._kill = True
             thread = self._thread
+            if self._auto:
+                return
         if thread is None:
             self._backend.shutdown(wait=False, kill=True)
             return
@@ -373,6 +447,14 @@ class Executor(cf.Executor):
             self.terminate()  # Ctrl-C (KeyboardInterrupt) or SystemExit: stop now
         else:
             self.shutdown(wait=True)
+
+
+def _call_full(fn: Callable[..., Any], item: tuple[tuple[Any, ...], dict[str, Any]]) -> Any:
+    return fn(*item[0], **item[1])
+
+
+def _call_star(fn: Callable[..., Any], item: tuple[Any, ...]) -> Any:
+    return fn(*item)
 
 
 class ThreadPoolExecutor(Executor):

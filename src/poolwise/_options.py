@@ -126,15 +126,12 @@ def resolve(
     client: Any = None,
     address: str | None = None,
 ) -> Options:
-    if backend == "auto":
-        raise ValueError(
-            'backend="auto" needs the advisor (poolwise.advise), which is not available yet; '
-            f"use one of {', '.join(BACKENDS)}"
-        )
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    if backend not in (*BACKENDS, "auto"):
+        raise ValueError(f"unknown backend {backend!r}; use one of auto, {', '.join(BACKENDS)}")
+    if backend == "auto" and (start_method or max_tasks_per_child or max_memory_per_child):
+        backend = "process"  # options that only processes have: no need to ask the advisor
     if workers is None:
-        workers = default_workers(backend)
+        workers = default_workers("process" if backend == "auto" else backend)
     _positive_int(workers, "workers")
     if backend == "serial" and workers != 1:
         raise ValueError(

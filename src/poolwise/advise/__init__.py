@@ -1,0 +1,1 @@
+"""The advisor: a short probe and an explicit cost model pick backend, workers and chunksize."""

@@ -1,0 +1,211 @@
+"""The probe: run the first few items for real, in one worker process, and time them.
+
+It runs there, not in the caller, so a function that crashes its process crashes only the
+probe. Inside the worker it runs some items one after another (wall and CPU time per item) and
+then some on two threads released together (does the function hold the GIL?). Starting that
+worker measures this machine's process start-up; the round trip measures pickling for real.
+The results come back: ``backend="auto"`` hands them to the caller and never computes them again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pickle
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from poolwise import _transport
+
+# How much the probe may cost by default: it stops taking items past these.
+SERIAL_BUDGET = 0.15
+THREAD_BUDGET = 0.15
+LARGE_ITEM = 1 << 20  # pickled bytes beyond which the probe sends only a few items
+SMALL_ITEM = 1 << 10  # ...and below which it sends many, for tasks that may be tiny
+
+
+@dataclass(frozen=True)
+class ProbeOutcome:
+    """What the probe measured, and the items it ran (a prefix of the input)."""
+
+    serial_wall: tuple[float, ...]  # seconds per item, run one after another
+    serial_cpu: tuple[float, ...]
+    serial_sizes: tuple[int, ...]  # items in each timed group (fast tasks run in groups)
+    thread_items: int  # items run on two threads
+    thread_wall: float  # seconds for those, end to end
+    results: tuple[tuple[bool, Any, str], ...]  # (ok, value or exception, traceback) per item
+    arg_bytes: float  # pickled bytes per argument and per result (means)
+    result_bytes: float
+    parent_serialize: float  # seconds per item the parent spends pickling in and out
+    worker_serialize: float
+    startup: float  # seconds to start a one-process pool and get its first answer
+    start_method: str
+    crashed: str = ""  # why the probe's process died, if it did
+    items: tuple[Any, ...] = field(default=(), repr=False)
+
+    @property
+    def consumed(self) -> int:
+        return len(self.results)
+
+
+def _run_group(fn: Any, group: list[Any]) -> tuple[list[Any], dict[int, Any]]:
+    """Run a group at C speed (``extend(map(...))``, as the process worker does); an
+    exception stops ``extend`` with the results before it kept, so its position is exact."""
+    from poolwise.backends._worker import pack_error
+
+    values: list[Any] = []
+    errors: dict[int, tuple[BaseException, str]] = {}
+    start = 0
+    while start < len(group):
+        try:
+            values.extend(map(fn, itertools.islice(group, start, None)))
+            break
+        except Exception as exc:
+            k = len(values)
+            values.append(None)
+            errors[k] = pack_error(exc)
+            start = k + 1
+    return values, errors
+
+
+def _as_results(values: list[Any], errors: dict[int, Any]) -> list[tuple[bool, Any, str]]:
+    return [
+        (False, errors[j][0], errors[j][1]) if j in errors else (True, v, "")
+        for j, v in enumerate(values)
+    ]
+
+
+def _run_probe(fn: Any, items: list[Any], serial_budget: float, thread_budget: float) -> Any:
+    """Runs in the worker process."""
+
+    results: list[tuple[bool, Any, str]] = []
+
+    # one after another; fast tasks are timed in doubling groups so the clock's own cost
+    # (a fraction of a microsecond) does not pass for work
+    walls: list[float] = []
+    cpus: list[float] = []
+    sizes: list[int] = []
+    spent = 0.0
+    i = 0
+    k = 1
+    half = min(len(items), max(2, len(items) // 2))  # keep items for the thread test
+    while i < half and (spent < serial_budget or i < 2):
+        group = items[i : min(i + k, half)]
+        w0, c0 = time.perf_counter(), time.process_time()
+        values, errors = _run_group(fn, group)
+        w, c = time.perf_counter() - w0, time.process_time() - c0
+        results.extend(_as_results(values, errors))
+        walls.append(w / len(group))
+        cpus.append(c / len(group))
+        sizes.append(len(group))
+        spent += w
+        i += len(group)
+        if w < 0.005:
+            k *= 2
+    per_item = spent / max(1, i)
+    # the thread test: an even number of items, within the budget, two threads at a barrier
+    m = min(len(items) - i, max(2, int(thread_budget * 2 / max(per_item, 1e-9))))
+    m -= m % 2
+    thread_wall = 0.0
+    if m >= 2:
+        chunk = items[i : i + m]
+        parts: list[Any] = [None, None]
+        barrier = threading.Barrier(2)
+
+        def worker(k: int) -> None:
+            barrier.wait()
+            parts[k] = _run_group(fn, chunk[k::2])
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in (0, 1)]
+        for t in threads:
+            t.start()
+        w0 = time.perf_counter()
+        for t in threads:
+            t.join()
+        thread_wall = time.perf_counter() - w0
+        even, odd = (_as_results(*part) for part in parts)
+        out = [even[j // 2] if j % 2 == 0 else odd[j // 2] for j in range(m)]
+        results.extend(out)
+    t0 = time.perf_counter()
+    payload = [pickle.dumps(r[1], 5) if r[0] else b"" for r in results]
+    worker_ser = (time.perf_counter() - t0) / max(1, len(results))
+    nbytes = [len(p) for p in payload]
+    return {
+        "serial_wall": walls,
+        "serial_cpu": cpus,
+        "serial_sizes": sizes,
+        "thread_items": m if m >= 2 else 0,
+        "thread_wall": thread_wall,
+        "results": results,
+        "result_bytes": sum(nbytes) / max(1, len(nbytes)),
+        "worker_serialize": worker_ser,
+        "pid": os.getpid(),
+    }
+
+
+def probe(
+    fn: Callable[[Any], Any],
+    items: Iterable[Any],
+    *,
+    budget: float | None = None,
+    timeout: float | None = None,
+) -> tuple[ProbeOutcome, Iterator[Any]]:
+    """Probe ``fn`` on the first items; return what was measured and the unconsumed rest."""
+    import poolwise
+    from poolwise.backends._process import choose_start_method
+
+    serial_budget = SERIAL_BUDGET if budget is None else budget / 2
+    thread_budget = THREAD_BUDGET if budget is None else budget / 2
+    it = iter(items)
+    first = list(itertools.islice(it, 1))
+    if not first:
+        raise ValueError("cannot advise on an empty input")
+    arg_size = len(_transport.dumps(first[0]))
+    cap = 4 if arg_size > LARGE_ITEM else 20_000 if arg_size < SMALL_ITEM else 256
+    candidates = first + list(itertools.islice(it, cap - 1))
+    t0 = time.perf_counter()
+    blob = _transport.dumps(candidates)
+    arg_ser = (time.perf_counter() - t0) / len(candidates)
+    method = choose_start_method(None)
+    t0 = time.perf_counter()
+    crashed = ""
+    limit = None if timeout is None else timeout * len(candidates)
+    with poolwise.Executor(backend="process", workers=1, timeout=limit) as ex:
+        ex.start()
+        startup = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        fut = ex.submit(_run_probe, fn, candidates, serial_budget, thread_budget)
+        try:
+            raw = fut.result()
+        except (poolwise.WorkerCrashed, poolwise.TaskTimeout) as exc:
+            crashed = str(exc)
+            raw = None
+    del blob
+    if raw is None:
+        outcome = ProbeOutcome(
+            (), (), (), 0, 0.0, (), arg_size, 0.0, arg_ser, 0.0, startup, method, crashed
+        )
+        return outcome, itertools.chain(candidates, it)
+    t0 = time.perf_counter()
+    _transport.loads(_transport.dumps(raw["results"]))  # what unpickling results costs
+    result_ser = (time.perf_counter() - t0) / max(1, len(raw["results"]))
+    n = len(raw["results"])
+    outcome = ProbeOutcome(
+        serial_wall=tuple(raw["serial_wall"]),
+        serial_cpu=tuple(raw["serial_cpu"]),
+        serial_sizes=tuple(raw["serial_sizes"]),
+        thread_items=raw["thread_items"],
+        thread_wall=raw["thread_wall"],
+        results=tuple(raw["results"]),
+        arg_bytes=float(arg_size),
+        result_bytes=float(raw["result_bytes"]),
+        parent_serialize=arg_ser + result_ser,
+        worker_serialize=raw["worker_serialize"] + arg_ser,
+        startup=startup,
+        start_method=method,
+        items=tuple(candidates[:n]),
+    )
+    return outcome, itertools.chain(candidates[n:], it)

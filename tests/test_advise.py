@@ -1,0 +1,188 @@
+"""The advisor: decisions from made-up probes (deterministic), then real probes."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+import poolwise as pw
+from poolwise.advise._advise import decide
+from poolwise.advise._probe import ProbeOutcome
+from tests import helpers
+
+
+def probe(
+    wall: float,
+    cpu: float,
+    thread_speedup: float | None,
+    *,
+    n_probed: int = 20,
+    arg_bytes: float = 30,
+    result_bytes: float = 30,
+    serialize: float = 2e-6,
+    startup: float = 0.005,
+) -> ProbeOutcome:
+    items = 10
+    thread_items = 10 if thread_speedup else 0
+    return ProbeOutcome(
+        serial_wall=(wall,) * items,
+        serial_cpu=(cpu,) * items,
+        serial_sizes=(1,) * items,
+        thread_items=thread_items,
+        thread_wall=(thread_items * wall / thread_speedup) if thread_speedup else 0.0,
+        results=((True, 0, ""),) * n_probed,
+        arg_bytes=arg_bytes,
+        result_bytes=result_bytes,
+        parent_serialize=serialize,
+        worker_serialize=serialize,
+        startup=startup,
+        start_method="fork",
+    )
+
+
+def test_pure_python_cpu_goes_to_processes() -> None:
+    a = decide(probe(0.01, 0.01, 1.0), 1000, cpus=4)
+    assert (a.backend, a.workers) == ("process", 4)
+    assert a.expected_speedup > 3
+    assert any("holds the GIL (2 threads ran 1.0x" in r for r in a.reasons)
+
+
+def test_waiting_goes_to_many_threads() -> None:
+    a = decide(probe(0.02, 0.0001, 2.0), 1000, cpus=2)
+    assert a.backend == "thread" and a.workers >= 32
+    assert any("mostly waits" in r for r in a.reasons)
+
+
+def test_native_code_that_releases_the_gil_goes_to_threads() -> None:
+    a = decide(probe(0.005, 0.005, 2.0), 1000, cpus=2)
+    assert (a.backend, a.workers) == ("thread", 2)
+    assert any("releases the GIL" in r for r in a.reasons)
+
+
+def test_tiny_tasks_stay_serial() -> None:
+    a = decide(probe(1e-7, 1e-7, None), 100_000, cpus=2)
+    assert a.backend == "serial"
+    assert any("keep it serial" in r for r in a.reasons)
+
+
+def test_few_items_do_not_pay_for_processes() -> None:
+    a = decide(probe(0.001, 0.001, 1.0, startup=0.05), 20, cpus=2)
+    assert a.backend == "serial"
+
+
+def test_large_arguments_keep_work_at_home() -> None:
+    a = decide(probe(0.002, 0.002, 1.0, arg_bytes=16e6, serialize=0.02), 1000, cpus=2)
+    assert a.backend != "process"
+    assert any("arguments are 16.0 MB" in r for r in a.reasons)
+
+
+def test_crash_in_the_probe_advises_processes() -> None:
+    crashed = ProbeOutcome((), (), (), 0, 0.0, (), 10, 0, 0, 0, 0.01, "fork", "worker died")
+    a = decide(crashed, 100, cpus=2)
+    assert a.backend == "process" and "crashed" in a.reasons[0]
+
+
+def test_advice_prints_the_line_of_code() -> None:
+    a = decide(probe(0.01, 0.01, 1.0), 1000, cpus=2)
+    assert 'poolwise.map(fn, items, backend="process", workers=2' in str(a)
+    assert a.confidence in {"high", "medium", "low"}
+
+
+# -- real probes on this machine --------------------------------------------------------------
+
+
+def spin(_: int) -> int:
+    total = 0
+    for i in range(150_000):
+        total += i
+    return total
+
+
+def nap(x: int) -> int:
+    time.sleep(0.01)
+    return x
+
+
+def test_real_cpu_bound_function_ranks_processes_first() -> None:
+    a = pw.advise(spin, range(300))
+    if pw.usable_cpus() > 1:
+        assert a.backend == "process"
+
+
+def test_real_sleeping_function_ranks_threads_first() -> None:
+    a = pw.advise(nap, range(300))
+    assert a.backend == "thread"
+
+
+def test_real_tiny_function_stays_serial() -> None:
+    a = pw.advise(helpers.double, range(100_000))
+    assert a.backend == "serial"
+
+
+def test_empty_input_is_an_error() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        pw.advise(helpers.double, [])
+
+
+class Counted:
+    """Appends a line per call to a file: how many times each item really ran."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __call__(self, x: int) -> int:
+        with open(self.path, "a") as fh:
+            fh.write(f"{x} {os.getpid()}\n")
+        return x * 3
+
+
+def test_auto_computes_nothing_twice_and_keeps_order(tmp_path: Path) -> None:
+    log = tmp_path / "calls"
+    out = pw.map(Counted(str(log)), range(500), backend="auto")
+    assert out == [3 * x for x in range(500)]
+    calls = [int(line.split()[0]) for line in log.read_text().split("\n") if line]
+    assert sorted(calls) == list(range(500))
+
+
+def test_auto_imap_over_a_generator(tmp_path: Path) -> None:
+    log = tmp_path / "calls"
+    out = list(pw.imap(Counted(str(log)), (x for x in range(300))))
+    assert out == [3 * x for x in range(300)]
+    assert len(log.read_text().split("\n")) - 1 == 300
+
+
+def test_auto_failures_from_the_probe_are_delivered_in_place() -> None:
+    out = pw.map(helpers.fail_on(1), range(10), on_error="return")
+    assert isinstance(out[1], pw.Failure) and isinstance(out[1].exception, ValueError)
+    assert [x for i, x in enumerate(out) if i != 1] == [x for x in range(10) if x != 1]
+    with pytest.raises(ValueError, match="item 1 is bad"):
+        pw.map(helpers.fail_on(1), range(10))
+
+
+def test_auto_executor_decides_at_first_map(tmp_path: Path) -> None:
+    log = tmp_path / "calls"
+    with pw.Executor() as ex:
+        assert ex.backend == "auto"
+        assert list(ex.map(Counted(str(log)), range(200))) == [3 * x for x in range(200)]
+        assert ex.backend in {"serial", "thread", "process"}
+        assert ex.advice is not None
+        assert ex.submit(helpers.double, 4).result() == 8
+    assert len(log.read_text().split("\n")) - 1 == 200
+
+
+def test_auto_executor_decides_at_first_submit() -> None:
+    with pw.Executor() as ex:
+        assert ex.submit(helpers.add, 2, 3).result() == 5
+        assert ex.backend != "auto"
+        assert ex.submit(helpers.add, 1, 1).result() == 2
+
+
+def test_auto_with_a_crashing_function_keeps_the_caller_alive() -> None:
+    from tests.crashers import CrashOn
+
+    out = pw.map(CrashOn(3), range(10), on_error="return")
+    assert isinstance(out[3], pw.Failure) and isinstance(out[3].exception, pw.WorkerCrashed)
+    assert [x for i, x in enumerate(out) if i != 3] == [x for x in range(10) if x != 3]
