@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 # Benchmark modules in the order they run.
-MODULES: tuple[str, ...] = ("core", "dask")
+MODULES: tuple[str, ...] = ("core", "dask", "advise")
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -43,14 +43,14 @@ def print_table(title: str, rows: list[dict[str, Any]]) -> None:
 
     table = Table(title=title)
     if not rows:
-        Console().print(f"{title}: no rows")
+        Console(width=200).print(f"{title}: no rows")
         return
-    keys = list(rows[0])
+    keys = list(dict.fromkeys(k for row in rows for k in row))
     for k in keys:
         table.add_column(k)
     for row in rows:
         table.add_row(*(_fmt(row.get(k)) for k in keys))
-    Console().print(table)
+    Console(width=220).print(table)
 
 
 def _fmt(v: Any) -> str:

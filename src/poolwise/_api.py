@@ -94,9 +94,18 @@ def _run(
     ordered: bool,
     progress: bool,
     start: int = 0,
+    watchdog: float | None = None,
 ) -> Generator[list[Any], None, None]:
     """Yield lists of results as they become available (the caller flattens them)."""
     backend = create_backend(opts.backend, opts.workers, **opts.backend_options())
+    wd = None
+    if watchdog is not None:
+        from poolwise.checks._watchdog import Watchdog
+
+        stacks = getattr(backend, "worker_stacks", None)
+        if hasattr(backend, "enable_stack_dumps"):
+            backend.enable_stack_dumps()
+        wd = Watchdog(watchdog, worker_stacks=stacks).start()
     total = len(items) if isinstance(items, (list, tuple, range)) else None
     bar = Progress(total) if progress else _NO_PROGRESS
     collector = _Collector(total, ordered, opts.on_error, bar)
@@ -118,9 +127,14 @@ def _run(
             yield from collector.take()
             if run.done:
                 break
+            before = collector.completed
             dispatcher.pump(None)
+            if wd is not None and collector.completed != before:
+                wd.progress()
         clean = True
     finally:
+        if wd is not None:
+            wd.stop()
         bar.close()
         backend.shutdown(wait=clean, kill=not clean)
 
@@ -133,6 +147,7 @@ def _run_auto(
     user_workers: int | None,
     ordered: bool,
     progress: bool,
+    watchdog: float | None = None,
 ) -> Generator[list[Any], None, None]:
     """backend="auto": probe (its results are real results), then run the rest as advised."""
     from poolwise._errors import RemoteTraceback
@@ -169,7 +184,9 @@ def _run_auto(
         chunksize=opts.chunksize if opts.chunksize is not None else None,
     )
     source = items if isinstance(items, (list, tuple, range)) else rest
-    yield from _run(fn, source, run_opts, ordered=ordered, progress=progress, start=consumed)
+    yield from _run(
+        fn, source, run_opts, ordered=ordered, progress=progress, start=consumed, watchdog=watchdog
+    )
 
 
 class _NoProgress(Progress):
@@ -199,6 +216,7 @@ def imap(
     max_memory_per_child: int | str | None = None,
     client: Any = None,
     address: str | None = None,
+    watchdog: float | None = None,
 ) -> Iterator[Any]:
     """Apply ``fn`` to every item, yielding results as an iterator.
 
@@ -227,10 +245,16 @@ def imap(
     check_function(fn, opts.backend)
     if opts.backend == "auto":
         chunks = _run_auto(
-            fn, items, opts, user_workers=workers, ordered=ordered, progress=progress
+            fn,
+            items,
+            opts,
+            user_workers=workers,
+            ordered=ordered,
+            progress=progress,
+            watchdog=watchdog,
         )
         return _flatten(chunks)
-    return _flatten(_run(fn, items, opts, ordered=ordered, progress=progress))
+    return _flatten(_run(fn, items, opts, ordered=ordered, progress=progress, watchdog=watchdog))
 
 
 def _flatten(chunks: Generator[list[Any], None, None]) -> Generator[Any, None, None]:
@@ -261,6 +285,7 @@ def map(
     max_memory_per_child: int | str | None = None,
     client: Any = None,
     address: str | None = None,
+    watchdog: float | None = None,
 ) -> list[Any]:
     """Apply ``fn`` to every item and return the results as a list.
 
@@ -285,6 +310,8 @@ def map(
             many tasks, or once its resident memory passes the size (``"500MB"``).
         client, address: dask only: an existing ``distributed.Client``, or a scheduler
             address ``"tcp://host:8786"``; neither: a local cluster started on first use.
+        watchdog: seconds; when no task finishes for that long, the stacks of every thread
+            (and of every worker process) are written to stderr, with what each waits on.
 
     Raises:
         The exception of the first failed task, as itself (with the worker's traceback as
@@ -308,10 +335,16 @@ def map(
     check_function(fn, opts.backend)
     if opts.backend == "auto":
         chunks = _run_auto(
-            fn, items, opts, user_workers=workers, ordered=ordered, progress=progress
+            fn,
+            items,
+            opts,
+            user_workers=workers,
+            ordered=ordered,
+            progress=progress,
+            watchdog=watchdog,
         )
     else:
-        chunks = _run(fn, items, opts, ordered=ordered, progress=progress)
+        chunks = _run(fn, items, opts, ordered=ordered, progress=progress, watchdog=watchdog)
     results: list[Any] = []
     for chunk in chunks:
         results.extend(chunk)

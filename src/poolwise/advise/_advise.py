@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poolwise import _transport
 from poolwise._cpus import usable_cpus
 from poolwise.advise._advice import Advice
-from poolwise.advise._model import (
-    Task,
-    chunksize_for,
-    gil_enabled,
-    ladder,
-    predict,
-    task_from,
-)
-from poolwise.advise._probe import ProbeOutcome, probe
+
+if TYPE_CHECKING:  # the model and the probe load on first use: `import poolwise` stays light
+    from poolwise.advise._model import Task
+    from poolwise.advise._probe import ProbeOutcome
 
 # A parallel configuration must beat serial by this much to be worth its complexity, and
 # processes must beat threads by this much to be worth their memory.
@@ -52,6 +47,8 @@ def decide(
 
     Predictions cover all ``n`` items, or with ``remaining`` only those the probe did not run
     (``backend="auto"``, which keeps the probe's results)."""
+    from poolwise.advise._model import chunksize_for, gil_enabled, ladder, predict, task_from
+
     cpus = cpus or usable_cpus()
     if p.crashed:
         return Advice(
@@ -137,6 +134,8 @@ def _reasons(
     n: int | None,
     cpus: int,
 ) -> list[str]:
+    from poolwise.advise._model import gil_enabled
+
     out = []
     share = task.cpu / task.wall if task.wall > 0 else 0.0
     kind = "computes" if share > 0.7 else "waits" if share < 0.3 else "computes and waits"
@@ -188,6 +187,8 @@ def advise_with_probe(
     backends: Sequence[str] = ("serial", "thread", "process"),
     timeout: float | None = None,
 ) -> tuple[Advice, ProbeOutcome, Iterator[Any], int | None]:
+    from poolwise.advise._probe import probe
+
     n = len(items) if isinstance(items, (list, tuple, range)) else None
     outcome, rest = probe(fn, items, budget=budget, timeout=timeout)
     return decide(outcome, n, backends=backends, remaining=True), outcome, rest, n
@@ -216,6 +217,8 @@ def advise(
         _transport.dumps_function(fn)
     except Exception as exc:
         return unpicklable_advice(exc, n)
+    from poolwise.advise._probe import probe
+
     outcome, _ = probe(fn, items, budget=budget)
     return decide(outcome, n)
 

@@ -28,6 +28,7 @@ from poolwise.advise._probe import ProbeOutcome
 THREAD_START = 0.0002  # seconds to start one thread, generous
 THREAD_PER_TASK = 1e-7  # the thread backend's own cost per task, batched
 TRANSFER = 2e9  # bytes per second through a pipe, both copies included
+WAIT_FLOOR = 0.15  # a gap between wall and CPU time below this share is not waiting
 
 
 def gil_enabled() -> bool:
@@ -69,6 +70,10 @@ def task_from(p: ProbeOutcome, cpus: int) -> Task:
         lower = c / min(2, cpus)
         h = 1.0 if c - lower <= 1e-12 else min(1.0, max(0.0, (e2 - lower) / (c - lower)))
     transfer = (p.arg_bytes + p.result_bytes) / TRANSFER
+    if t - c < WAIT_FLOOR * t:
+        # wall a little above CPU is a busy machine, not waiting: do not count it as waiting,
+        # or the model would "overlap" it with more workers than CPUs
+        t = c if c > 0 else t
     return Task(t, c, h, p.parent_serialize + transfer, p.worker_serialize, spread, speedup)
 
 

@@ -25,6 +25,7 @@ SERIAL_BUDGET = 0.15
 THREAD_BUDGET = 0.15
 LARGE_ITEM = 1 << 20  # pickled bytes beyond which the probe sends only a few items
 SMALL_ITEM = 1 << 10  # ...and below which it sends many, for tasks that may be tiny
+RESULT_BYTES = 32 << 20  # the probe stops once its results pass this many pickled bytes
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,8 @@ def _run_probe(fn: Any, items: list[Any], serial_budget: float, thread_budget: f
     i = 0
     k = 1
     half = min(len(items), max(2, len(items) // 2))  # keep items for the thread test
-    while i < half and (spent < serial_budget or i < 2):
+    returned = 0  # pickled bytes of results so far: the probe must not ship gigabytes back
+    while i < half and (spent < serial_budget or i < 2) and returned < RESULT_BYTES:
         group = items[i : min(i + k, half)]
         w0, c0 = time.perf_counter(), time.process_time()
         values, errors = _run_group(fn, group)
@@ -103,11 +105,16 @@ def _run_probe(fn: Any, items: list[Any], serial_budget: float, thread_budget: f
         sizes.append(len(group))
         spent += w
         i += len(group)
+        if values:
+            returned += len(values) * len(pickle.dumps(values[-1], 5))
         if w < 0.005:
             k *= 2
     per_item = spent / max(1, i)
     # the thread test: an even number of items, within the budget, two threads at a barrier
+    per_result = returned / max(1, i)
     m = min(len(items) - i, max(2, int(thread_budget * 2 / max(per_item, 1e-9))))
+    if per_result > 0:
+        m = min(m, max(2, int(RESULT_BYTES / per_result)))
     m -= m % 2
     thread_wall = 0.0
     if m >= 2:

@@ -256,6 +256,10 @@ class ProcessBackend(Backend):
                 os.close(fd)
             except OSError:
                 pass
+        if self._stack_dir is not None:
+            import shutil
+
+            shutil.rmtree(self._stack_dir, ignore_errors=True)
 
     def _kill(self, w: _Worker) -> None:
         """SIGKILL the worker's process group: the worker and whatever its task started."""
@@ -394,7 +398,38 @@ class ProcessBackend(Backend):
                 raise
 
     def worker_pids(self) -> list[int]:
-        return [w.pid for w in self._pool if w.proc.exitcode is None]
+        return [w.pid for w in list(self._pool) if not w.dead]
+
+    def enable_stack_dumps(self) -> None:
+        """Workers started from now on dump their stacks on SIGUSR1 (for the watchdog)."""
+        if self._stack_dir is None:
+            self._stack_dir = tempfile.mkdtemp(prefix="poolwise-stacks-")
+
+    def worker_stacks(self, wait: float = 1.0) -> dict[int, str]:
+        """Every worker's thread stacks, asked for with SIGUSR1 (faulthandler in the worker).
+        Safe to call from another thread: it only signals and reads files."""
+        asked = {}
+        for w in list(self._pool):
+            if w.stack_path and not w.dead:
+                open(w.stack_path, "w").close()
+                try:
+                    os.kill(w.pid, signal.SIGUSR1)
+                    asked[w.pid] = w.stack_path
+                except OSError:
+                    pass
+        deadline = time.monotonic() + wait
+        out: dict[int, str] = {}
+        while asked and time.monotonic() < deadline:
+            for pid, path in list(asked.items()):
+                with open(path) as fh:
+                    text = fh.read()
+                if text.rstrip().endswith(")") or text.count("File ") >= 1:
+                    out[pid] = text
+                    del asked[pid]
+            time.sleep(0.02)
+        for pid in asked:
+            out[pid] = "(no answer)"
+        return out
 
     # -- polling ---------------------------------------------------------------------------
 
