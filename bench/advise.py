@@ -184,7 +184,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
             for backend, w in configs(cpus):
                 kw = dict(init) if backend == "process" else {}
                 results[f"{backend} x{w}" if backend != "serial" else "serial"] = _time(
-                    lambda b=backend, w=w, kw=kw: pw.map(
+                    lambda b=backend, w=w, kw=kw, fn=fn, items=items: pw.map(
                         fn, items, backend=b, workers=None if b == "serial" else w, **kw
                     ),
                     repeat,
@@ -195,7 +195,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
             label = advice.backend + ("" if advice.backend == "serial" else f" x{advice.workers}")
             kw = dict(init) if advice.backend == "process" else {}
             advised = _time(
-                lambda a=advice, kw=kw: pw.map(
+                lambda a=advice, kw=kw, fn=fn, items=items: pw.map(
                     fn,
                     items,
                     backend=a.backend,
