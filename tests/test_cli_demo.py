@@ -1,26 +1,127 @@
+"""The demo runs (quick), its report renders in a real browser, its numbers hold together."""
+
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from poolwise.cli import main
-from poolwise.demo import _quick
+from poolwise.demo._html import bar_chart, render
+from poolwise.demo._sections import Chart, Section
+
+ROOT = Path(__file__).parent.parent
 
 
-def test_demo_records_have_a_verdict_per_workload() -> None:
-    results = _quick.run(quick=True)
-    assert [r.name for r in results] == ["CPU-bound", "I/O-bound"]
-    for r in results:
-        assert [t.backend for t in r.timings] == ["serial", "thread", "process"]
-        assert all(t.seconds > 0 for t in r.timings)
-        assert r.verdict
-    # waiting overlaps on threads: that is not a matter of noise at 16 threads
-    io = results[1]
-    assert io.timings[1].speedup > 2
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    out = tmp_path_factory.mktemp("demo")
+    html, js = out / "report.html", out / "numbers.json"
+    assert main(["demo", "--quick", "--html", str(html), "--json", str(js)]) == 0
+    return html, js
 
 
-def test_demo_command_prints_tables(capsys: object) -> None:
-    assert main(["demo", "--quick"]) == 0
+def test_demo_measures_every_section(quick_run: tuple[Path, Path]) -> None:
+    _, js = quick_run
+    data = json.loads(js.read_text())
+    keys = [s["key"] for s in data["sections"]]
+    assert keys == [f"s{i}" for i in range(1, 11)]
+    by = {s["key"]: s for s in data["sections"]}
+    for s in data["sections"][:-1]:
+        assert s["verdict"] and s["rows"], s["key"]
+    # facts that hold on any machine, not just on a quiet one
+    assert by["s7"]["numbers"]["failed"] == 1 and by["s7"]["numbers"]["ok"] == 9
+    assert by["s7"]["numbers"]["thread_survived"] is False
+    assert by["s8"]["numbers"]["parent"] == 0
+    assert by["s5"]["numbers"]["per_item_ms"]["process"][-1] > 0
+    assert by["s3"]["numbers"]["best_thread"] > 2  # waiting overlaps on threads
+
+
+def test_report_is_self_contained(quick_run: tuple[Path, Path]) -> None:
+    html, _ = quick_run
+    text = html.read_text()
+    assert text.count("<svg") >= 7
+    assert "<script" not in text and "http://" not in text.replace(
+        'xmlns="http://www.w3.org/2000/svg"', ""
+    )
+
+
+def test_korean_report(tmp_path: Path) -> None:
+    sec = Section(
+        "s2",
+        "2. 순수 파이썬 CPU 작업",
+        "주장",
+        ("a",),
+        (("1",),),
+        "판정",
+        Chart("x", ("serial",), (("s", (1.0,)),)),
+    )
+    page = render(
+        [sec], lang="ko", machine={"cpus": 2, "python": "3.11", "method": "fork", "date": "today"}
+    )
+    assert 'lang="ko"' in page and "사용 가능한 CPU 2개" in page
+
+
+def test_bad_lang_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--lang", "fr", "--html", ""]) == 2
+    assert "unknown --lang 'fr'" in capsys.readouterr().err
+
+
+def test_log_chart_handles_wide_ranges() -> None:
+    svg = bar_chart(
+        Chart("ms", ("1 kB", "10 MB"), (("t", (0.01, 0.02)), ("p", (0.1, 50.0))), log=True), "x"
+    )
+    assert svg.count("<rect") == 4 + 2  # four bars, two legend swatches
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.browser
+def test_report_renders_in_headless_chromium(quick_run: tuple[Path, Path], tmp_path: Path) -> None:
+    exe = chromium()
+    if exe is None:
+        pytest.skip("chromium is not installed (make test installs it with apt-get when it can)")
+    html, _ = quick_run
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    dom = subprocess.run(
+        [exe, *flags, "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=90
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert dom.stdout.count("<svg") >= 7 and dom.stdout.count("<rect") >= 20
+    shot = tmp_path / "report.png"
+    log = subprocess.run(
+        [
+            exe,
+            *flags,
+            "--enable-logging=stderr",
+            "--v=0",
+            f"--screenshot={shot}",
+            "--window-size=1100,3000",
+            html.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert shot.exists() and shot.stat().st_size > 10_000
+    console_errors = [ln for ln in log.stderr.splitlines() if "CONSOLE" in ln and "ERROR" in ln]
+    assert not console_errors, console_errors
 
 
 def test_python_dash_m_poolwise_runs() -> None:

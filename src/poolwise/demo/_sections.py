@@ -1,0 +1,563 @@
+"""The demo's sections: each measures one claim on this machine and returns a record.
+
+Pure measurement: nothing here prints. ``Scale`` sets how much work each section does
+(``--quick`` about 20 s in all, the default about 60 s, ``--full`` more repeats).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import poolwise
+from poolwise.demo import _workloads as wl
+from poolwise.demo._text import g, t
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A bar chart: one group of bars per label, one bar per series."""
+
+    unit: str
+    labels: tuple[str, ...]
+    series: tuple[tuple[str, tuple[float, ...]], ...]
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    claim: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    verdict: str
+    chart: Chart | None
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scale:
+    repeat: int
+    work: float  # multiplies task counts
+
+    @staticmethod
+    def named(name: str) -> Scale:
+        return {"quick": Scale(1, 1.0), "default": Scale(3, 2.0), "full": Scale(7, 4.0)}[name]
+
+
+def _median_time(fn: Callable[[], Any], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _n(base: int, s: Scale) -> int:
+    return max(2, int(base * s.work))
+
+
+def start_join(s: Scale, lang: str) -> Section:
+    from poolwise.backends._process import choose_start_method
+
+    ctx: Any = mp.get_context(choose_start_method(None))
+    results: dict[str, tuple[float, float]] = {}
+    for kind in ("thread", "process"):
+        starts, joins = [], []
+        for _ in range(max(3, s.repeat * 3)):
+            if kind == "thread":
+                workers: list[Any] = [threading.Thread(target=wl.noop) for _ in range(2)]
+            else:
+                workers = [ctx.Process(target=wl.noop) for _ in range(2)]
+            t0 = time.perf_counter()
+            for w in workers:
+                w.start()
+            t1 = time.perf_counter()
+            for w in workers:
+                w.join()
+            t2 = time.perf_counter()
+            starts.append(t1 - t0)
+            joins.append(t2 - t1)
+        results[kind] = (statistics.median(starts), statistics.median(joins))
+    (ts, tj), (ps, pj) = results["thread"], results["process"]
+    nums = {
+        "thread_ms": ts * 1e3,
+        "tjoin_ms": tj * 1e3,
+        "proc_ms": ps * 1e3,
+        "pjoin_ms": pj * 1e3,
+        "ratio": ps / ts if ts else float("inf"),
+        "method": ctx.get_start_method(),
+    }
+    return Section(
+        "s1",
+        t("s1", lang),
+        t("c1", lang),
+        ("workers", "start (ms)", "join (ms)"),
+        (
+            ("2 threads", f"{ts * 1e3:.2f}", f"{tj * 1e3:.2f}"),
+            (f"2 processes ({ctx.get_start_method()})", f"{ps * 1e3:.2f}", f"{pj * 1e3:.2f}"),
+        ),
+        t("v1", lang, **nums),
+        Chart(
+            "ms",
+            ("start", "join"),
+            (("threads", (ts * 1e3, tj * 1e3)), ("processes", (ps * 1e3, pj * 1e3))),
+        ),
+        nums,
+    )
+
+
+def _speedups(
+    fn: Callable[[Any], Any], items: list[Any], configs: list[tuple[str, int]], s: Scale
+) -> dict[tuple[str, int], float]:
+    out = {}
+    for backend, w in configs:
+
+        def run(b: str = backend, w: int = w) -> None:
+            poolwise.map(fn, items, backend=b, workers=None if b == "serial" else w)
+
+        out[(backend, w)] = _median_time(run, s.repeat)
+    return out
+
+
+def _speed_section(
+    key: str,
+    lang: str,
+    fn: Callable[[Any], Any],
+    items: list[Any],
+    configs: list[tuple[str, int]],
+    s: Scale,
+) -> tuple[Section, dict[tuple[str, int], float]]:
+    times = _speedups(fn, items, configs, s)
+    serial = times[("serial", 1)]
+    rows = tuple((b, str(w), f"{sec:.3f}", f"{serial / sec:.2f}x") for (b, w), sec in times.items())
+    labels = tuple(f"{b} x{w}" if b != "serial" else "serial" for b, w in times)
+    chart = Chart(
+        "x faster than serial", labels, (("speed-up", tuple(serial / v for v in times.values())),)
+    )
+    return Section(
+        key,
+        t(key, lang),
+        t("c" + key[1:], lang),
+        ("backend", "workers", "seconds", "speed-up"),
+        rows,
+        "",
+        chart,
+    ), times
+
+
+def cpu_bound(s: Scale, lang: str) -> Section:
+    cpus = poolwise.usable_cpus()
+    n = wl.calibrate(0.02)
+    items = [n] * _n(8 * cpus, s)
+    sec, times = _speed_section(
+        "s2",
+        lang,
+        wl.cpu_bound,
+        items,
+        [("serial", 1), ("thread", cpus), ("process", cpus)],
+        s,
+    )
+    serial = times[("serial", 1)]
+    nums = {
+        "proc": serial / times[("process", cpus)],
+        "thread": serial / times[("thread", cpus)],
+        "cpus": cpus,
+    }
+    return _with(sec, t("v2", lang, **nums), nums)
+
+
+def io_bound(s: Scale, lang: str) -> Section:
+    cpus = poolwise.usable_cpus()
+    items = [0.02] * _n(64, s)
+    configs = [
+        ("serial", 1),
+        ("thread", cpus),
+        ("thread", 16),
+        ("thread", 64),
+        ("process", cpus),
+        ("process", 16),
+    ]
+    sec, times = _speed_section("s3", lang, wl.io_bound, items, configs, s)
+    serial = times[("serial", 1)]
+    best_t = min((v, w) for (b, w), v in times.items() if b == "thread")
+    best_p = min((v, w) for (b, w), v in times.items() if b == "process")
+    t0 = time.perf_counter()
+    with poolwise.Executor(backend="process", workers=best_p[1]) as ex:
+        ex.start()
+        pstart = time.perf_counter() - t0
+    nums = {
+        "n": len(items),
+        "best_thread": serial / best_t[0],
+        "tw": best_t[1],
+        "best_proc": serial / best_p[0],
+        "pw": best_p[1],
+        "pstart_ms": pstart * 1e3,
+    }
+    return _with(sec, t("v3", lang, **nums), nums)
+
+
+def native(s: Scale, lang: str) -> Section:
+    cpus = poolwise.usable_cpus()
+    items = [8_000_000] * _n(6 * cpus, s)
+    sec, times = _speed_section(
+        "s4", lang, wl.native, items, [("serial", 1), ("thread", cpus), ("process", cpus)], s
+    )
+    serial = times[("serial", 1)]
+    nums = {"thread": serial / times[("thread", cpus)], "proc": serial / times[("process", cpus)]}
+    return _with(sec, t("v4", lang, **nums), nums)
+
+
+def _size(n: int) -> str:
+    return f"{n // 1_000_000} MB" if n >= 1_000_000 else f"{n // 1000} kB"
+
+
+def moving_data(s: Scale, lang: str) -> Section:
+    sizes = [1_000, 100_000, 1_000_000, 10_000_000]
+    per_item: dict[str, list[float]] = {"thread": [], "process": []}
+    count = 8
+    with (
+        poolwise.Executor(backend="process", workers=2) as pex,
+        poolwise.Executor(backend="thread", workers=2) as tex,
+    ):
+        pex.start()
+        for size in sizes:
+            payload = [bytes(size)] * count
+            for name, ex in (("thread", tex), ("process", pex)):
+
+                def roundtrip(ex: poolwise.Executor = ex, p: list[bytes] = payload) -> None:
+                    list(ex.map(wl.echo, p))
+
+                sec = _median_time(roundtrip, s.repeat)
+                per_item[name].append(sec / count * 1e3)
+    rows = tuple(
+        (_size(size), f"{tm:.3f}", f"{pm:.2f}")
+        for size, tm, pm in zip(sizes, per_item["thread"], per_item["process"])
+    )
+    nums = {
+        "big": _size(sizes[-1]),
+        "proc_ms": per_item["process"][-1],
+        "thread_ms": per_item["thread"][-1],
+        "ratio": per_item["process"][-1] / max(per_item["thread"][-1], 1e-6),
+        "sizes": sizes,
+        "per_item_ms": per_item,
+    }
+    return Section(
+        "s5",
+        t("s5", lang),
+        t("c5", lang),
+        ("payload", "thread ms/item", "process ms/item"),
+        rows,
+        t("v5", lang, **nums),
+        Chart(
+            "ms per item (log)",
+            tuple(_size(x) for x in sizes),
+            (("threads", tuple(per_item["thread"])), ("processes", tuple(per_item["process"]))),
+            log=True,
+        ),
+        nums,
+    )
+
+
+def startup_memory(s: Scale, lang: str) -> Section:
+    import psutil
+
+    me = psutil.Process()
+    counts = [1, 2, 4, 8] if s.work >= 1 else [1, 2, 4]
+    rows, t_ms, p_ms, t_mb, p_mb = [], [], [], [], []
+    for n in counts:
+        gate = threading.Event()
+        before = me.memory_info().rss
+        t0 = time.perf_counter()
+        threads = [threading.Thread(target=wl.wait_on, args=(gate,)) for _ in range(n)]
+        for th in threads:
+            th.start()
+        tstart = time.perf_counter() - t0
+        tmem = max(0, me.memory_info().rss - before) / 1e6
+        gate.set()
+        for th in threads:
+            th.join()
+        t0 = time.perf_counter()
+        with poolwise.Executor(backend="process", workers=n) as ex:
+            ex.start()
+            pstart = time.perf_counter() - t0
+            pmem = 0.0
+            for pid in ex.worker_pids():
+                try:
+                    info = psutil.Process(pid).memory_full_info()
+                    pmem += getattr(info, "uss", info.rss) / 1e6
+                except psutil.Error:
+                    pass
+        rows.append(
+            (str(n), f"{tstart * 1e3:.2f}", f"{tmem:.1f}", f"{pstart * 1e3:.1f}", f"{pmem:.1f}")
+        )
+        t_ms.append(tstart * 1e3)
+        p_ms.append(pstart * 1e3)
+        t_mb.append(tmem)
+        p_mb.append(pmem)
+    nums = {
+        "n": counts[-1],
+        "thread_ms": t_ms[-1],
+        "proc_ms": p_ms[-1],
+        "thread_mb": t_mb[-1],
+        "proc_mb": p_mb[-1],
+        "counts": counts,
+    }
+    return Section(
+        "s6",
+        t("s6", lang),
+        t("c6", lang),
+        (
+            "workers",
+            "threads: start ms",
+            "threads: MB",
+            "processes: start ms",
+            "processes: own MB (USS)",
+        ),
+        tuple(rows),
+        t("v6", lang, **nums),
+        Chart(
+            "ms to start",
+            tuple(str(c) for c in counts),
+            (("threads", tuple(t_ms)), ("processes", tuple(p_ms))),
+        ),
+        nums,
+    )
+
+
+THREAD_SEGFAULT = (
+    "import ctypes, threading\n"
+    "t = threading.Thread(target=lambda: ctypes.string_at(0))\n"
+    "t.start(); t.join()\n"
+    "print('the program survived')\n"
+)
+
+
+def crash_isolation(s: Scale, lang: str) -> Section:
+    n = 10
+    out = poolwise.map(wl.segfault_on(3), range(n), backend="process", workers=2, on_error="return")
+    failed = [r for r in out if isinstance(r, poolwise.Failure)]
+    ok = n - len(failed)
+    child = subprocess.run(
+        [sys.executable, "-c", THREAD_SEGFAULT], capture_output=True, text=True, timeout=60
+    )
+    survived = "survived" in child.stdout
+    nums = {
+        "n": n,
+        "ok": ok,
+        "failed": len(failed),
+        "code": child.returncode,
+        "thread_survived": survived,
+        "error": str(failed[0].exception) if failed else "",
+    }
+    return Section(
+        "s7",
+        t("s7", lang),
+        t("c7", lang),
+        ("where the fault happened", "tasks completed", "program"),
+        (
+            (f"a worker process ({n} tasks)", f"{ok} of {n}", "went on"),
+            ("a thread (in a child interpreter)", "0", f"killed (exit {child.returncode})"),
+        ),
+        t("v7", lang, **nums),
+        Chart("tasks completed", ("process", "thread"), (("completed", (float(ok), 0.0)),)),
+        nums,
+    )
+
+
+def _threads_run(fn: Callable[[Any], Any], items: list[Any], threads: int = 8) -> None:
+    """8 threads at a barrier, with the switch interval forced to 1 us (from 5 ms) so that
+    threads switch as often as CPython allows: only at calls and backward jumps."""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        _threads_run_now(fn, items, threads)
+    finally:
+        sys.setswitchinterval(old)
+
+
+def _threads_run_now(fn: Callable[[Any], Any], items: list[Any], threads: int) -> None:
+    barrier = threading.Barrier(threads)
+
+    def work() -> None:
+        barrier.wait()
+        for x in items:
+            fn(x)
+
+    ts = [threading.Thread(target=work) for _ in range(threads)]
+    for th in ts:
+        th.start()
+    for th in ts:
+        th.join()
+
+
+def races(s: Scale, lang: str) -> Section:
+    per = _n(20_000, s)
+    wl.reset()
+    _threads_run(wl.bump, [0] * per)
+    plain_lost = 8 * per - wl.shared.value
+    words = ["a", "b", "c", "d"] * (per // 4)
+    wl.reset()
+    _threads_run(wl.count_word, words)
+    dict_lost = 8 * len(words) - sum(wl.tally.values())
+    found: dict[str, str] = {}
+    try:
+        check_races = poolwise.check_races
+        for name, fn, items, inv in (
+            ("plain", wl.bump, [0] * 50, lambda: wl.shared.value),
+            ("dict", wl.count_word, ["a", "b"] * 25, lambda: dict(wl.tally)),
+            ("locked", wl.bump_locked, [0] * 50, lambda: wl.shared.value),
+        ):
+            report = check_races(fn, items, setup=wl.reset, invariant=inv, iterations=5)
+            found[name] = t("yes" if report.found else "no", lang)
+    except AttributeError as exc:
+        found = dict.fromkeys(("plain", "dict", "locked"), t("unavailable", lang, why=exc))
+    wl.reset()
+    counts = poolwise.map(
+        wl.bump_many_in_this_process, [1000] * 4, backend="process", workers=2, chunksize=1
+    )
+    parent = wl.shared.value
+    nums = {
+        "total": 8 * per,
+        "plain_lost": plain_lost,
+        "dict_lost": dict_lost,
+        "found_plain": found["plain"],
+        "found_dict": found["dict"],
+        "found_locked": found["locked"],
+        "parent": parent,
+        "worker_counts": [c for _, c in counts],
+    }
+    return Section(
+        "s8",
+        t("s8", lang),
+        t("c8", lang),
+        ("code", "updates lost by chance", "check_races"),
+        (
+            ("counter.value += 1", f"{plain_lost} of {8 * per}", found["plain"]),
+            ("d[k] = d.get(k, 0) + 1", f"{dict_lost} of {8 * len(words)}", found["dict"]),
+            ("with a lock", "0", found["locked"]),
+            ("processes (4 x 1000 each)", f"parent stays {parent}", "-"),
+        ),
+        t("v8", lang, **nums),
+        Chart(
+            "updates lost",
+            ("counter += 1", "d[k] = d.get(k,0)+1"),
+            (("lost", (float(plain_lost), float(dict_lost))),),
+        ),
+        nums,
+    )
+
+
+def deadlocks(s: Scale, lang: str) -> Section:
+    try:
+        lock_order = poolwise.lock_order
+        deadlock_error = poolwise.PotentialDeadlock
+        a_first = threading.Event()
+
+        def take(first: Any, second: Any) -> None:
+            with first, second:
+                pass
+
+        detail = ""
+        try:
+            with lock_order():
+                a, b = threading.Lock(), threading.Lock()
+
+                def first_order() -> None:
+                    take(a, b)
+                    a_first.set()
+
+                th = threading.Thread(target=first_order)
+                th.start()
+                a_first.wait(30)
+                th.join()
+                take(b, a)  # the other order, after the first thread is done: no hang
+            found = False
+        except deadlock_error as exc:
+            found = True
+            detail = str(exc).splitlines()[0]
+        verdict_found = t("yes" if found else "no", lang)
+    except AttributeError as exc:
+        found, detail, verdict_found = False, "", t("unavailable", lang, why=exc)
+    nums = {"found": verdict_found, "detail": detail}
+    return Section(
+        "s9",
+        t("s9", lang),
+        t("c9", lang),
+        ("program", "lock_order"),
+        (("thread 1: A then B; thread 2: B then A (one after the other)", verdict_found),),
+        t("v9", lang, **nums),
+        None,
+        nums,
+    )
+
+
+def guide(sections: dict[str, Section], lang: str) -> Section:
+    n = {k: v.numbers for k, v in sections.items()}
+    lines = []
+    if "s2" in n:
+        lines.append(g("cpu", lang, **n["s2"]))
+    if "s3" in n:
+        lines.append(g("io", lang, **n["s3"]))
+    if "s4" in n:
+        lines.append(g("native", lang, **n["s4"]))
+    if "s5" in n:
+        lines.append(g("data", lang, **n["s5"]))
+    lines += [g("crash", lang), g("shared", lang), g("auto", lang)]
+    return Section(
+        "s10",
+        t("s10", lang),
+        "",
+        ("guide",),
+        tuple((x,) for x in lines),
+        " ".join(lines[:2]),
+        None,
+        {"guide": lines},
+    )
+
+
+def _with(sec: Section, verdict: str, numbers: dict[str, Any]) -> Section:
+    return Section(
+        sec.key, sec.title, sec.claim, sec.columns, sec.rows, verdict, sec.chart, numbers
+    )
+
+
+SECTIONS: tuple[Callable[[Scale, str], Section], ...] = (
+    start_join,
+    cpu_bound,
+    io_bound,
+    native,
+    moving_data,
+    startup_memory,
+    crash_isolation,
+    races,
+    deadlocks,
+)
+
+
+def run_all(
+    scale: str = "default",
+    lang: str = "en",
+    on_section: Callable[[Section], None] | None = None,
+) -> list[Section]:
+    """Measure every section; ``on_section`` is called as each one completes."""
+    s = Scale.named(scale)
+    done: dict[str, Section] = {}
+    for measure in SECTIONS:
+        sec = measure(s, lang)
+        done[sec.key] = sec
+        if on_section:
+            on_section(sec)
+    final = guide(done, lang)
+    if on_section:
+        on_section(final)
+    return [*done.values(), final]
