@@ -70,9 +70,11 @@ def task_from(p: ProbeOutcome, cpus: int) -> Task:
         lower = c / min(2, cpus)
         h = 1.0 if c - lower <= 1e-12 else min(1.0, max(0.0, (e2 - lower) / (c - lower)))
     transfer = (p.arg_bytes + p.result_bytes) / TRANSFER
-    if t - c < WAIT_FLOOR * t:
-        # wall a little above CPU is a busy machine, not waiting: do not count it as waiting,
-        # or the model would "overlap" it with more workers than CPUs
+    busy_not_waiting = speedup is not None and speedup < 1.3 and c > 0.5 * t
+    if t - c < WAIT_FLOOR * t or busy_not_waiting:
+        # wall a little above CPU is a busy machine, not waiting (so is a task that two threads
+        # could not speed up while it mostly computes): do not count the gap as waiting, or
+        # the model would "overlap" it with more workers than CPUs
         t = c if c > 0 else t
     return Task(t, c, h, p.parent_serialize + transfer, p.worker_serialize, spread, speedup)
 

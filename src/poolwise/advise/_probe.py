@@ -178,7 +178,10 @@ def probe(
     if not first:
         raise ValueError("cannot advise on an empty input")
     arg_size = len(_transport.dumps(first[0]))
-    cap = 4 if arg_size > LARGE_ITEM else 20_000 if arg_size < SMALL_ITEM else 256
+    if arg_size > LARGE_ITEM:
+        cap = max(4, min(16, (64 << 20) // arg_size))  # up to 64 MB of arguments
+    else:
+        cap = 20_000 if arg_size < SMALL_ITEM else 256
     candidates = first + list(itertools.islice(it, cap - 1))
     t0 = time.perf_counter()
     blob = _transport.dumps(candidates)
