@@ -22,26 +22,35 @@ from poolwise._executor import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from poolwise._version import __version__
 from poolwise.advise._advice import Advice
 from poolwise.advise._advise import advise
+from poolwise.checks._lockorder import LockOrderGraph, lock_order
+from poolwise.checks._races import RaceReport, check_races
+from poolwise.checks._watchdog import Watchdog, watchdog
 
 __all__ = [
     "Advice",
     "Executor",
     "Failure",
+    "LockOrderGraph",
     "PicklingError",
     "PoolwiseError",
     "PotentialDeadlock",
     "ProcessPoolExecutor",
     "RaceDetected",
+    "RaceReport",
     "RemoteError",
     "RemoteTraceback",
     "ShutdownError",
     "TaskTimeout",
     "ThreadPoolExecutor",
+    "Watchdog",
     "WorkerCrashed",
     "WorkerInitError",
     "__version__",
     "advise",
+    "check_races",
     "imap",
+    "lock_order",
     "map",
     "usable_cpus",
+    "watchdog",
 ]

@@ -1,0 +1,530 @@
+"""``lock_order``: the lock-order graph (lockdep's idea) and a wait-for graph, for threads.
+
+While the block runs, ``threading.Lock``, ``RLock``, ``Condition``, ``Semaphore`` and
+``BoundedSemaphore`` make tracked locks. Each blocking acquisition records an edge from every
+lock the thread already holds to the lock it takes, with the stack where that edge first
+appeared. A cycle in that graph (A then B in one place, B then A in another) is a deadlock
+waiting for the wrong interleaving, reported even if this run did not hang. A thread that
+blocks also registers what it waits for: when the wait-for graph closes a cycle (it waits for a
+lock whose owner waits, through others, for a lock it holds), the acquisition raises
+PotentialDeadlock at once instead of hanging.
+
+Covered: locks made by calling the ``threading`` attributes during the block (by any thread,
+including library code that calls ``threading.Lock()`` at run time), and existing Lock and RLock
+attributes of the objects and modules passed as ``instrument=``. Not covered: other locks made
+before the block, ``from threading import Lock`` names bound before it, ``_thread`` locks and
+locks in C extensions. Locks are nodes by identity (not by class as in Linux's lockdep), and
+trylocks (``blocking=False``) add no edge, since they cannot wait.
+"""
+
+from __future__ import annotations
+
+import _thread
+import sys
+import threading
+import traceback
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from poolwise._errors import PotentialDeadlock
+
+_get_ident = _thread.get_ident
+_allocate = _thread.allocate_lock
+_REAL = {
+    name: getattr(threading, name)
+    for name in ("Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore")
+}
+_RealCondition: Any = _REAL["Condition"]
+_RealSemaphore: Any = _REAL["Semaphore"]
+_HERE = __file__
+_POLL = 0.05  # seconds between wait-for checks of a blocked acquisition (a backstop)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """``second`` was taken while ``first`` was held, first seen in ``thread`` at ``stack``."""
+
+    first: str
+    second: str
+    thread: str
+    stack: str
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """Locks taken in orders that form a cycle; ``edges[i]`` leads from lock i to lock i+1."""
+
+    locks: tuple[str, ...]
+    edges: tuple[Edge, ...]
+
+    def __str__(self) -> str:
+        names = " -> ".join((*self.locks, self.locks[0]))
+        lines = [f"potential deadlock: lock-order cycle {names}"]
+        for e in self.edges:
+            lines.append(f"  {e.second} taken while holding {e.first}, in thread {e.thread!r}:")
+            lines.append("    " + e.stack.rstrip().replace("\n", "\n    "))
+        return "\n".join(lines)
+
+
+class _Tracked:
+    """Bookkeeping shared by the tracked lock types."""
+
+    __slots__ = ("_graph", "_inner", "_owner", "name")
+
+    def __init__(self, graph: LockOrderGraph, kind: str, inner: Any = None) -> None:
+        self._graph = graph
+        self._inner = _allocate() if inner is None else inner
+        self._owner: int | None = None
+        self.name = graph._name(kind)
+
+    def __repr__(self) -> str:
+        return f"<tracked {self.name}>"
+
+    def _take(self, blocking: bool, timeout: float) -> bool:
+        g = self._graph
+        if not g.active:
+            if self._inner.acquire(blocking, timeout):
+                self._owner = _get_ident()
+                return True
+            return False
+        tid = _get_ident()
+        held = g.held.get(tid)
+        if held is None:
+            held = g.held.setdefault(tid, [])
+        if held and blocking:
+            g._edges_to(held, self)
+        if not self._inner.acquire(False) and (not blocking or not g._wait(self, tid, timeout)):
+            return False
+        self._owner = tid
+        held.append(self)
+        return True
+
+    def _drop(self) -> None:
+        owner, self._owner = self._owner, None
+        held = self._graph.held.get(owner) if owner is not None else None
+        if held:
+            for i in range(len(held) - 1, -1, -1):
+                if held[i] is self:
+                    del held[i]
+                    break
+
+
+class TrackedLock(_Tracked):
+    """Stands in for ``threading.Lock`` during ``lock_order``."""
+
+    __slots__ = ()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return self._take(blocking, timeout)
+
+    def __enter__(self) -> bool:
+        return self._take(True, -1)
+
+    def release(self) -> None:
+        self._inner.release()
+        self._drop()
+
+    def __exit__(self, *exc: object) -> None:
+        self._inner.release()
+        self._drop()
+
+    def locked(self) -> bool:
+        return bool(self._inner.locked())
+
+    def _at_fork_reinit(self) -> None:
+        self._inner = _allocate()
+        self._owner = None
+
+
+class TrackedRLock(_Tracked):
+    """Stands in for ``threading.RLock`` (and a Condition's default lock) during ``lock_order``."""
+
+    __slots__ = ("_count",)
+
+    def __init__(self, graph: LockOrderGraph, kind: str = "RLock", inner: Any = None) -> None:
+        super().__init__(graph, kind, inner)
+        self._count = 0
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self._owner == _get_ident():
+            self._count += 1
+            return True
+        if self._take(blocking, timeout):
+            self._count = 1
+            return True
+        return False
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def release(self) -> None:
+        if self._owner != _get_ident():
+            raise RuntimeError("cannot release un-acquired lock")
+        self._count -= 1
+        if not self._count:
+            self._drop()
+            self._inner.release()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def _is_owned(self) -> bool:
+        return self._owner == _get_ident()
+
+    def _release_save(self) -> int:
+        # Condition.wait: release fully, remembering the recursion depth
+        count, self._count = self._count, 0
+        self._drop()
+        self._inner.release()
+        return count
+
+    def _acquire_restore(self, count: int) -> None:
+        self._take(True, -1)
+        self._count = count
+
+    def _at_fork_reinit(self) -> None:
+        self._inner = _allocate()
+        self._owner = None
+        self._count = 0
+
+
+class LockOrderGraph:
+    """What ``lock_order`` recorded: the lock-order edges, their cycles, and actual deadlocks.
+
+    Attributes:
+        edges: every (first, second) lock pair seen, with the stack where it first appeared.
+        deadlocks: descriptions of wait-for cycles caught as they formed (each raised
+            PotentialDeadlock in the thread that closed it).
+    """
+
+    def __init__(self) -> None:
+        self.active = False
+        self.held: dict[int | None, list[_Tracked]] = {}
+        self.waiting: dict[int, _Tracked] = {}
+        self._edges: dict[tuple[_Tracked, _Tracked], Edge] = {}
+        self.deadlocks: list[str] = []
+        self._guard = _allocate()
+        self._counter = 0
+
+    # -- recording ------------------------------------------------------------------------
+
+    def _name(self, kind: str) -> str:
+        with self._guard:
+            self._counter += 1
+            n = self._counter
+        where = _caller_site()
+        return f"{kind}#{n} ({where})" if where else f"{kind}#{n}"
+
+    def _edges_to(self, held: list[_Tracked], lock: _Tracked) -> None:
+        edges = self._edges
+        for h in held:
+            if h is not lock and (h, lock) not in edges:
+                stack = _stack_text()
+                with self._guard:
+                    edges.setdefault(
+                        (h, lock), Edge(h.name, lock.name, threading.current_thread().name, stack)
+                    )
+
+    def _wait(self, lock: _Tracked, tid: int, timeout: float) -> bool:
+        """Block for ``lock``; raise PotentialDeadlock if waiting would close a wait-for cycle."""
+        self.waiting[tid] = lock
+        try:
+            if timeout is not None and timeout >= 0:
+                # a timed wait ends by itself: it is visible to the watchdog, never refused
+                return bool(lock._inner.acquire(True, timeout))
+            while True:
+                # the thread that closes a cycle finds it here at once (each thread registers
+                # before it looks); the poll is a backstop for owners that change meanwhile
+                cycle = self._wait_cycle(tid)
+                if cycle is not None:
+                    text = "deadlock: " + "; ".join(cycle) + " (raised instead of hanging)"
+                    self.deadlocks.append(text)
+                    raise PotentialDeadlock(text)
+                if lock._inner.acquire(True, _POLL):
+                    return True
+        finally:
+            del self.waiting[tid]
+
+    def _wait_cycle(self, tid: int) -> list[str] | None:
+        names = {t.ident: t.name for t in threading.enumerate()}
+        steps: list[str] = []
+        t: int | None = tid
+        seen: set[int] = set()
+        while t is not None and t not in seen:
+            seen.add(t)
+            lock = self.waiting.get(t)
+            if lock is None:
+                return None
+            owner = lock._owner
+            steps.append(
+                f"thread {names.get(t, t)!r} waits for {lock.name}, "
+                f"held by thread {names.get(owner, owner)!r}"
+            )
+            if owner == tid:
+                return steps
+            t = owner
+        return None
+
+    # -- results --------------------------------------------------------------------------
+
+    @property
+    def edges(self) -> list[Edge]:
+        return list(self._edges.values())
+
+    def cycles(self) -> list[Cycle]:
+        """Every elementary cycle of the lock-order graph (at most 100), shortest first."""
+        with self._guard:
+            pairs = dict(self._edges)
+        nodes = sorted({lock for pair in pairs for lock in pair}, key=lambda lk: lk.name)
+        order = {lock: i for i, lock in enumerate(nodes)}
+        succ: dict[_Tracked, list[_Tracked]] = {}
+        for a, b in pairs:
+            succ.setdefault(a, []).append(b)
+        found: list[list[_Tracked]] = []
+
+        def walk(start: _Tracked, path: list[_Tracked], on_path: set[_Tracked]) -> None:
+            for nxt in succ.get(path[-1], ()):
+                if len(found) >= 100:
+                    return
+                if nxt is start:
+                    found.append(list(path))
+                elif order[nxt] > order[start] and nxt not in on_path:
+                    on_path.add(nxt)
+                    path.append(nxt)
+                    walk(start, path, on_path)
+                    path.pop()
+                    on_path.discard(nxt)
+
+        for start in nodes:
+            walk(start, [start], {start})
+        found.sort(key=len)
+        return [
+            Cycle(
+                tuple(lk.name for lk in c),
+                tuple(pairs[(c[i], c[(i + 1) % len(c)])] for i in range(len(c))),
+            )
+            for c in found
+        ]
+
+    def report(self) -> str:
+        """Plain text: every cycle with its edges' stacks, and every deadlock caught."""
+        cycles = self.cycles()
+        if not cycles and not self.deadlocks:
+            return f"no lock-order cycle among {len(self._edges)} lock-order edges"
+        parts = [str(c) for c in cycles] + self.deadlocks
+        return "\n\n".join(parts)
+
+    @property
+    def found(self) -> bool:
+        return bool(self.deadlocks) or bool(self.cycles())
+
+    def raise_if_found(self) -> None:
+        """Raise PotentialDeadlock, with the report as its message, if there is a cycle."""
+        if self.found:
+            raise PotentialDeadlock(self.report())
+
+    def waits(self) -> dict[int, str]:
+        """Thread id -> the tracked lock it is blocked on, and its owner, right now."""
+        names = {t.ident: t.name for t in threading.enumerate()}
+        out = {}
+        for tid, lock in list(self.waiting.items()):
+            owner = lock._owner
+            out[tid] = f"waiting for {lock.name}, held by thread {names.get(owner, owner)!r}"
+        return out
+
+
+# -- the factories patched into threading ----------------------------------------------------
+
+_active: LockOrderGraph | None = None
+
+
+def active_graph() -> LockOrderGraph | None:
+    """The graph of the ``lock_order`` block running now, if any (the watchdog asks it)."""
+    return _active
+
+
+def _factories(graph: LockOrderGraph) -> dict[str, Any]:
+    def lock() -> TrackedLock:
+        return TrackedLock(graph, "Lock")
+
+    def rlock(*args: Any, **kwargs: Any) -> TrackedRLock:
+        return TrackedRLock(graph, "RLock")
+
+    class Condition(_RealCondition):  # type: ignore[misc]
+        def __init__(self, lock: Any = None) -> None:
+            super().__init__(TrackedRLock(graph, "Condition") if lock is None else lock)
+
+    class Semaphore(_RealSemaphore):  # type: ignore[misc]
+        # held from acquire to release, like a lock; its internals are plain locks, which add
+        # nothing to the graph (and the real __init__ would make tracked ones)
+        _kind = "Semaphore"
+
+        def __init__(self, value: int = 1) -> None:
+            if value < 0:
+                raise ValueError("semaphore initial value must be >= 0")
+            self._cond = _RealCondition(_allocate())
+            self._value = value
+            self._track = TrackedLock(graph, self._kind, _FreeLock())
+
+        def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+            tid = _get_ident()
+            held = graph.held.get(tid)
+            if graph.active and held and blocking:
+                graph._edges_to(held, self._track)
+            if not super().acquire(blocking, timeout):
+                return False
+            if graph.active:
+                graph.held.setdefault(tid, []).append(self._track)
+            return True
+
+        def __enter__(self) -> bool:
+            return self.acquire()
+
+        def release(self, n: int = 1) -> None:
+            super().release(n)
+            self._untrack()
+
+        def _untrack(self) -> None:
+            # usually the acquiring thread releases; a signalling semaphore is released by
+            # another, which then drops it from the acquirer's held locks
+            for held in (graph.held.get(_get_ident()), *list(graph.held.values())):
+                if held and self._track in held:
+                    held.remove(self._track)
+                    break
+
+    class BoundedSemaphore(Semaphore):
+        _kind = "BoundedSemaphore"
+
+        def __init__(self, value: int = 1) -> None:
+            super().__init__(value)
+            self._initial_value = value
+
+        def release(self, n: int = 1) -> None:
+            if n < 1:
+                raise ValueError("n must be one or more")
+            with self._cond:
+                if self._value + n > self._initial_value:
+                    raise ValueError("Semaphore released too many times")
+                self._value += n
+                self._cond.notify(n)
+            self._untrack()
+
+    return {
+        "Lock": lock,
+        "RLock": rlock,
+        "Condition": Condition,
+        "Semaphore": Semaphore,
+        "BoundedSemaphore": BoundedSemaphore,
+    }
+
+
+class _FreeLock:
+    """The never-contended inner lock of a semaphore's graph node (the semaphore blocks)."""
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+def _instrument(graph: LockOrderGraph, targets: Iterable[Any]) -> list[tuple[Any, str, Any]]:
+    """Wrap existing Lock and RLock attributes of ``targets``; return what to restore."""
+    lock_type = type(_allocate())
+    rlock_type = type(_REAL["RLock"]())
+    undo = []
+    for obj in targets:
+        for attr, value in list(vars(obj).items()):
+            if isinstance(value, lock_type):
+                wrapper: _Tracked = TrackedLock(graph, f"Lock {attr}", value)
+            elif isinstance(value, rlock_type):
+                # the wrapper's own count; the existing RLock is taken once per outer acquire
+                wrapper = TrackedRLock(graph, f"RLock {attr}", _RLockAsLock(value))
+            else:
+                continue
+            undo.append((obj, attr, value))
+            setattr(obj, attr, wrapper)
+    return undo
+
+
+class _RLockAsLock:
+    """An existing RLock used as the plain inner lock of a TrackedRLock."""
+
+    def __init__(self, rlock: Any) -> None:
+        self._rlock = rlock
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return bool(self._rlock.acquire(blocking, timeout))
+
+    def release(self) -> None:
+        self._rlock.release()
+
+
+@contextmanager
+def lock_order(
+    *, raise_on_exit: bool = True, instrument: Iterable[Any] = ()
+) -> Iterator[LockOrderGraph]:
+    """Record the order in which threads take locks; report cycles as potential deadlocks.
+
+    Inside the block, ``threading.Lock``, ``RLock``, ``Condition``, ``Semaphore`` and
+    ``BoundedSemaphore`` create tracked locks. An acquisition that would complete a wait-for
+    cycle (an actual deadlock) raises PotentialDeadlock in the thread that closes it.
+
+    Args:
+        raise_on_exit: when the block ends (without an exception of its own) and the
+            lock-order graph has a cycle, raise PotentialDeadlock with every cycle and the
+            stacks of its edges. False: only record; read ``graph.cycles()``.
+        instrument: objects or modules whose existing Lock/RLock attributes are tracked
+            for the duration of the block (they are swapped for wrappers, then restored).
+
+    Yields:
+        The LockOrderGraph being recorded.
+
+    Raises:
+        PotentialDeadlock: see ``raise_on_exit``.
+        RuntimeError: when another ``lock_order`` block is already active.
+    """
+    global _active
+    if _active is not None:
+        raise RuntimeError("lock_order blocks do not nest")
+    graph = LockOrderGraph()
+    saved = {name: getattr(threading, name) for name in _REAL}
+    undo = _instrument(graph, instrument)
+    _active = graph
+    graph.active = True
+    for name, factory in _factories(graph).items():
+        setattr(threading, name, factory)
+    try:
+        yield graph
+    finally:
+        for name, value in saved.items():
+            setattr(threading, name, value)
+        for obj, attr, value in undo:
+            setattr(obj, attr, value)
+        graph.active = False
+        _active = None
+    if raise_on_exit:
+        graph.raise_if_found()
+
+
+# -- stacks -----------------------------------------------------------------------------------
+
+
+def _caller_site() -> str:
+    f = sys._getframe(1)
+    while f is not None and (
+        f.f_code.co_filename == _HERE or f.f_code.co_filename.endswith(("threading.py", "queue.py"))
+    ):
+        f = f.f_back  # type: ignore[assignment]
+    if f is None:
+        return ""
+    return f"{f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_lineno} in {f.f_code.co_name}"
+
+
+def _stack_text() -> str:
+    frames = [
+        fr for fr in traceback.extract_stack(sys._getframe(2), limit=12) if fr.filename != _HERE
+    ]
+    return "".join(traceback.format_list(frames[-8:]))
