@@ -39,6 +39,7 @@ _REAL = {
 _RealCondition: Any = _REAL["Condition"]
 _RealSemaphore: Any = _REAL["Semaphore"]
 _HERE = __file__
+_BOOTSTRAP = __file__.replace("_lockorder.py", "_bootstrap.py")
 _POLL = 0.05  # seconds between wait-for checks of a blocked acquisition (a backstop)
 
 
@@ -525,6 +526,17 @@ def _caller_site() -> str:
 
 def _stack_text() -> str:
     frames = [
-        fr for fr in traceback.extract_stack(sys._getframe(2), limit=12) if fr.filename != _HERE
+        fr
+        for fr in traceback.extract_stack(sys._getframe(2), limit=16)
+        if not _plumbing(fr.filename, fr.name)
     ]
     return "".join(traceback.format_list(frames[-8:]))
+
+
+def _plumbing(filename: str, name: str) -> bool:
+    """Frames of thread start-up, runpy and poolwise itself, which say nothing about order."""
+    return (
+        filename in (_HERE, _BOOTSTRAP)
+        or filename.startswith("<frozen")
+        or (filename.endswith("threading.py") and name in ("_bootstrap", "_bootstrap_inner", "run"))
+    )
