@@ -69,47 +69,70 @@ class Cycle:
         return "\n".join(lines)
 
 
-class _Tracked:
-    """Bookkeeping shared by the tracked lock types."""
+class _Held(list["_Tracked"]):
+    """The tracked locks one thread holds, innermost last; ``tid`` names the thread."""
 
-    __slots__ = ("_graph", "_inner", "_owner", "name")
+    __slots__ = ("tid",)
+
+    def __init__(self, tid: int) -> None:
+        super().__init__()
+        self.tid = tid
+
+
+class _Tracked:
+    """Bookkeeping shared by the tracked lock types; the hot path is kept short on purpose
+    (the goal is under 2x the cost of an untracked lock in a lock-heavy loop)."""
+
+    __slots__ = ("_graph", "_inner", "_owner", "_preds", "_release", "_try", "name")
 
     def __init__(self, graph: LockOrderGraph, kind: str, inner: Any = None) -> None:
         self._graph = graph
-        self._inner = _allocate() if inner is None else inner
-        self._owner: int | None = None
+        self._set_inner(_allocate() if inner is None else inner)
+        self._owner: _Held | None = None  # the held list of the owning thread
+        self._preds: set[_Tracked] = set()  # locks already seen held when this one was taken
         self.name = graph._name(kind)
 
     def __repr__(self) -> str:
         return f"<tracked {self.name}>"
 
+    def _set_inner(self, inner: Any) -> None:
+        self._inner = inner
+        self._release = inner.release
+        self._try = inner.acquire  # bound once: the hot path saves a lookup per call
+
     def _take(self, blocking: bool, timeout: float) -> bool:
         g = self._graph
         if not g.active:
             if self._inner.acquire(blocking, timeout):
-                self._owner = _get_ident()
+                self._owner = _Held(_get_ident())  # not kept anywhere: only names the owner
                 return True
             return False
-        tid = _get_ident()
-        held = g.held.get(tid)
-        if held is None:
-            held = g.held.setdefault(tid, [])
+        try:
+            held: _Held = g.local.held
+        except AttributeError:
+            held = g._thread_held()
         if held and blocking:
-            g._edges_to(held, self)
-        if not self._inner.acquire(False) and (not blocking or not g._wait(self, tid, timeout)):
+            preds = self._preds
+            for h in held:
+                if h not in preds:
+                    g._edge(h, self)
+        if not self._inner.acquire(False) and (not blocking or not g._wait(self, held, timeout)):
             return False
-        self._owner = tid
+        self._owner = held
         held.append(self)
         return True
 
     def _drop(self) -> None:
-        owner, self._owner = self._owner, None
-        held = self._graph.held.get(owner) if owner is not None else None
+        held = self._owner
+        self._owner = None
         if held:
-            for i in range(len(held) - 1, -1, -1):
-                if held[i] is self:
-                    del held[i]
-                    break
+            if held[-1] is self:
+                held.pop()
+            else:
+                for i in range(len(held) - 1, -1, -1):
+                    if held[i] is self:
+                        del held[i]
+                        break
 
 
 class TrackedLock(_Tracked):
@@ -117,25 +140,50 @@ class TrackedLock(_Tracked):
 
     __slots__ = ()
 
+    # acquire and __exit__ repeat _Tracked._take and _drop inline: a call less each way
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        return self._take(blocking, timeout)
+        g = self._graph
+        if not g.active:
+            return self._take(blocking, timeout)
+        try:
+            held: _Held = g.local.held
+        except AttributeError:
+            held = g._thread_held()
+        if held and blocking:
+            preds = self._preds
+            for h in held:
+                if h not in preds:
+                    g._edge(h, self)
+        if not self._try(False) and (not blocking or not g._wait(self, held, timeout)):
+            return False
+        self._owner = held
+        held.append(self)
+        return True
 
-    def __enter__(self) -> bool:
-        return self._take(True, -1)
+    __enter__ = acquire
 
     def release(self) -> None:
-        self._inner.release()
+        # bookkeeping first: once released, another thread may take it and become the owner
         self._drop()
+        self._inner.release()
 
-    def __exit__(self, *exc: object) -> None:
-        self._inner.release()
-        self._drop()
+    def __exit__(self, t: object, v: object, tb: object) -> None:
+        held = self._owner
+        self._owner = None
+        if held:
+            if held[-1] is self:
+                held.pop()
+            else:
+                held.reverse()
+                held.remove(self)
+                held.reverse()
+        self._release()
 
     def locked(self) -> bool:
         return bool(self._inner.locked())
 
     def _at_fork_reinit(self) -> None:
-        self._inner = _allocate()
+        self._set_inner(_allocate())
         self._owner = None
 
 
@@ -148,8 +196,12 @@ class TrackedRLock(_Tracked):
         super().__init__(graph, kind, inner)
         self._count = 0
 
+    def _mine(self) -> bool:
+        owner = self._owner
+        return owner is not None and owner.tid == _get_ident()
+
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        if self._owner == _get_ident():
+        if self._mine():
             self._count += 1
             return True
         if self._take(blocking, timeout):
@@ -157,11 +209,10 @@ class TrackedRLock(_Tracked):
             return True
         return False
 
-    def __enter__(self) -> bool:
-        return self.acquire()
+    __enter__ = acquire
 
     def release(self) -> None:
-        if self._owner != _get_ident():
+        if not self._mine():
             raise RuntimeError("cannot release un-acquired lock")
         self._count -= 1
         if not self._count:
@@ -172,7 +223,7 @@ class TrackedRLock(_Tracked):
         self.release()
 
     def _is_owned(self) -> bool:
-        return self._owner == _get_ident()
+        return self._mine()
 
     def _release_save(self) -> int:
         # Condition.wait: release fully, remembering the recursion depth
@@ -186,7 +237,7 @@ class TrackedRLock(_Tracked):
         self._count = count
 
     def _at_fork_reinit(self) -> None:
-        self._inner = _allocate()
+        self._set_inner(_allocate())
         self._owner = None
         self._count = 0
 
@@ -202,7 +253,8 @@ class LockOrderGraph:
 
     def __init__(self) -> None:
         self.active = False
-        self.held: dict[int | None, list[_Tracked]] = {}
+        self.local = threading.local()
+        self.threads: list[_Held] = []  # every thread's held list, for semaphores
         self.waiting: dict[int, _Tracked] = {}
         self._edges: dict[tuple[_Tracked, _Tracked], Edge] = {}
         self.deadlocks: list[str] = []
@@ -218,18 +270,27 @@ class LockOrderGraph:
         where = _caller_site()
         return f"{kind}#{n} ({where})" if where else f"{kind}#{n}"
 
-    def _edges_to(self, held: list[_Tracked], lock: _Tracked) -> None:
-        edges = self._edges
-        for h in held:
-            if h is not lock and (h, lock) not in edges:
-                stack = _stack_text()
-                with self._guard:
-                    edges.setdefault(
-                        (h, lock), Edge(h.name, lock.name, threading.current_thread().name, stack)
-                    )
+    def _thread_held(self) -> _Held:
+        held = self.local.held = _Held(_get_ident())
+        with self._guard:
+            self.threads = [h for h in self.threads if h] + [held]
+        return held
 
-    def _wait(self, lock: _Tracked, tid: int, timeout: float) -> bool:
+    def _edge(self, first: _Tracked, second: _Tracked) -> None:
+        """A new edge: ``second`` taken while ``first`` is held."""
+        if first is second:
+            return  # re-taking a held plain lock: the wait-for check reports that one
+        stack = _stack_text()
+        with self._guard:
+            self._edges.setdefault(
+                (first, second),
+                Edge(first.name, second.name, threading.current_thread().name, stack),
+            )
+            second._preds.add(first)
+
+    def _wait(self, lock: _Tracked, held: _Held, timeout: float) -> bool:
         """Block for ``lock``; raise PotentialDeadlock if waiting would close a wait-for cycle."""
+        tid = held.tid
         self.waiting[tid] = lock
         try:
             if timeout is not None and timeout >= 0:
@@ -258,7 +319,7 @@ class LockOrderGraph:
             lock = self.waiting.get(t)
             if lock is None:
                 return None
-            owner = lock._owner
+            owner = lock._owner.tid if lock._owner is not None else None
             steps.append(
                 f"thread {names.get(t, t)!r} waits for {lock.name}, "
                 f"held by thread {names.get(owner, owner)!r}"
@@ -331,7 +392,7 @@ class LockOrderGraph:
         names = {t.ident: t.name for t in threading.enumerate()}
         out = {}
         for tid, lock in list(self.waiting.items()):
-            owner = lock._owner
+            owner = lock._owner.tid if lock._owner is not None else None
             out[tid] = f"waiting for {lock.name}, held by thread {names.get(owner, owner)!r}"
         return out
 
@@ -370,14 +431,20 @@ def _factories(graph: LockOrderGraph) -> dict[str, Any]:
             self._track = TrackedLock(graph, self._kind, _FreeLock())
 
         def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
-            tid = _get_ident()
-            held = graph.held.get(tid)
-            if graph.active and held and blocking:
-                graph._edges_to(held, self._track)
+            if not graph.active:
+                return bool(super().acquire(blocking, timeout))
+            try:
+                held: _Held = graph.local.held
+            except AttributeError:
+                held = graph._thread_held()
+            track = self._track
+            if held and blocking:
+                for h in held:
+                    if h not in track._preds:
+                        graph._edge(h, track)
             if not super().acquire(blocking, timeout):
                 return False
-            if graph.active:
-                graph.held.setdefault(tid, []).append(self._track)
+            held.append(track)
             return True
 
         def __enter__(self) -> bool:
@@ -390,7 +457,8 @@ def _factories(graph: LockOrderGraph) -> dict[str, Any]:
         def _untrack(self) -> None:
             # usually the acquiring thread releases; a signalling semaphore is released by
             # another, which then drops it from the acquirer's held locks
-            for held in (graph.held.get(_get_ident()), *list(graph.held.values())):
+            mine = getattr(graph.local, "held", None)
+            for held in (mine, *graph.threads):
                 if held and self._track in held:
                     held.remove(self._track)
                     break
