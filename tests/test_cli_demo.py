@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from poolwise.cli import main
-from poolwise.demo._html import bar_chart, render
-from poolwise.demo._sections import Chart, Section
+from poolwise.demo._html import render
+from poolwise.report._svg import bar_chart
+from poolwise.demo._sections import Section
+from poolwise.report._svg import Chart
 
 ROOT = Path(__file__).parent.parent
 

@@ -20,6 +20,8 @@ from poolwise._errors import (
 )
 from poolwise._executor import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from poolwise._version import __version__
+from poolwise.compare._record import Comparison, Measurement
+from poolwise.compare._run import compare
 from poolwise.advise._advice import Advice
 from poolwise.advise._advise import advise
 from poolwise.checks._lockorder import LockOrderGraph, lock_order
@@ -28,9 +30,11 @@ from poolwise.checks._watchdog import Watchdog, watchdog
 
 __all__ = [
     "Advice",
+    "Comparison",
     "Executor",
     "Failure",
     "LockOrderGraph",
+    "Measurement",
     "PicklingError",
     "PoolwiseError",
     "PotentialDeadlock",
@@ -48,6 +52,7 @@ __all__ = [
     "__version__",
     "advise",
     "check_races",
+    "compare",
     "imap",
     "lock_order",
     "map",

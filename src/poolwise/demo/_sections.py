@@ -19,16 +19,7 @@ from typing import Any
 import poolwise
 from poolwise.demo import _workloads as wl
 from poolwise.demo._text import g, t
-
-
-@dataclass(frozen=True)
-class Chart:
-    """A bar chart: one group of bars per label, one bar per series."""
-
-    unit: str
-    labels: tuple[str, ...]
-    series: tuple[tuple[str, tuple[float, ...]], ...]
-    log: bool = False
+from poolwise.report._svg import Chart
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""``compare``: every backend and worker count, measured on the user's own function."""

@@ -1,0 +1,82 @@
+"""The verdict: which configuration wins, whether the win is real, and why, in plain words.
+
+Pure: a function of the measurements (the tests feed it made-up ones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from poolwise.compare._record import Measurement
+from poolwise.measure._stats import differ
+
+_SIMPLER = {"serial": 0, "thread": 1, "process": 2, "dask": 3}
+
+
+def _code(m: Measurement, name: str) -> str:
+    if m.backend == "serial":
+        return f'poolwise.map({name}, items, backend="serial")'
+    return f'poolwise.map({name}, items, backend="{m.backend}", workers={m.workers})'
+
+
+def decide(
+    measurements: Sequence[Measurement], n_items: int, name: str = "fn"
+) -> tuple[str, tuple[str, ...], str, str]:
+    """(best label or "", labels tied with it, the explanation, the line of code)."""
+    fastest = min(measurements, key=lambda m: m.summary.median)
+    ties = [m for m in measurements if m is not fastest and not differ(fastest.times, m.times)]
+    # among configurations that are not significantly slower, the simplest one wins
+    group = [fastest, *ties]
+    best = min(group, key=lambda m: (_SIMPLER.get(m.backend, 9), m.workers, m.summary.median))
+    serial = next(m for m in measurements if m.backend == "serial")
+    threads = [m for m in measurements if m.backend == "thread"]
+    procs = [m for m in measurements if m.backend == "process"]
+    backends_in_tie = {m.backend for m in group}
+    if fastest.summary.noisy and len(backends_in_tie) > 1 and best is not fastest:
+        verdict = (
+            f"too noisy to decide: {', '.join(m.label for m in group)} are within each other's "
+            f"spread ({fastest.summary.spread:.0%} for the fastest); run again on a quieter "
+            "machine or with more repeats"
+        )
+        return "", tuple(m.label for m in group), verdict, _code(best, name)
+    parts = []
+    if best.backend == "serial":
+        ratio = serial.summary.median / fastest.summary.median
+        parts.append(
+            "serial is fastest: parallelism did not pay"
+            if best is fastest
+            else "serial is the right choice: nothing parallel was significantly faster "
+            f"(best parallel: {fastest.label} at {ratio:.2f}x)"
+        )
+    else:
+        parts.append(f"{best.label} is {best.speedup:.1f}x faster than serial")
+    if threads:
+        bt = max(threads, key=lambda m: m.speedup)
+        if bt.speedup < 1.2:
+            parts.append(f"the function holds the GIL: threads gave {bt.speedup:.1f}x at best")
+        else:
+            parts.append(
+                f"threads gave {bt.speedup:.1f}x ({bt.label}): the function releases "
+                "the GIL or waits"
+            )
+    if procs and best.backend == "process":
+        per_item_serial = serial.summary.median / n_items
+        per_item_best = best.summary.median / n_items
+        gain = per_item_serial - per_item_best
+        if gain > 0:
+            pays = int(best.startup / gain) + 1
+            parts.append(
+                f"starting the pool costs {best.startup * 1e3:.0f} ms, which pays off "
+                f"above about {pays} items"
+            )
+    elif procs:
+        bp = max(procs, key=lambda m: m.speedup)
+        parts.append(
+            f"processes gave {bp.speedup:.1f}x ({bp.label}) and cost "
+            f"{bp.startup * 1e3:.0f} ms to start"
+        )
+    if ties and best is not fastest:
+        parts.append(f"{fastest.label} measured faster but not significantly")
+    elif ties:
+        parts.append(f"not significantly different: {', '.join(m.label for m in ties)}")
+    return best.label, tuple(m.label for m in ties), "; ".join(parts) + ".", _code(best, name)

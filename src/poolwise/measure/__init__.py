@@ -1,0 +1,1 @@
+"""Measuring: statistics over repeated timings, and CPU and memory across worker processes."""

@@ -1,0 +1,1 @@
+"""Reports: pure functions from records to text, JSON and self-contained HTML."""
