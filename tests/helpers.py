@@ -55,3 +55,11 @@ def wait_for_file(path: str) -> str:
     while not p.exists():
         time.sleep(0.005)
     return path
+
+
+EMPTY: list[int] = []
+
+
+def sleep_and_return(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from poolwise._version import __version__
 
 # Subcommand modules, in the order `poolwise --help` lists them.
-_COMMANDS: tuple[str, ...] = ("demo", "advise", "check")
+_COMMANDS: tuple[str, ...] = ("demo", "advise", "check", "compare")  # compare: also run
 
 
 class UsageError(Exception):
