@@ -12,9 +12,8 @@ import pytest
 
 from poolwise.cli import main
 from poolwise.demo._html import render
-from poolwise.report._svg import bar_chart
 from poolwise.demo._sections import Section
-from poolwise.report._svg import Chart
+from poolwise.report._svg import Chart, bar_chart
 
 ROOT = Path(__file__).parent.parent
 

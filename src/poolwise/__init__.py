@@ -20,13 +20,13 @@ from poolwise._errors import (
 )
 from poolwise._executor import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from poolwise._version import __version__
-from poolwise.compare._record import Comparison, Measurement
-from poolwise.compare._run import compare
 from poolwise.advise._advice import Advice
 from poolwise.advise._advise import advise
 from poolwise.checks._lockorder import LockOrderGraph, lock_order
 from poolwise.checks._races import RaceReport, check_races
 from poolwise.checks._watchdog import Watchdog, watchdog
+from poolwise.compare._record import Comparison, Measurement
+from poolwise.compare._run import compare
 
 __all__ = [
     "Advice",
