@@ -93,7 +93,12 @@ def nap(x: int) -> int:
 def test_real_cpu_bound_ranks_processes_first() -> None:
     if pw.usable_cpus() < 2:
         pytest.skip("one usable CPU: processes cannot win")
-    c = pw.compare(spin, range(40), backends=("serial", "process"), workers=[2], repeat=3)
+    # a measurement of real parallelism: another program busy on the CPUs can hide it, so
+    # up to three attempts; it fails if processes never come first
+    for _ in range(3):
+        c = pw.compare(spin, range(40), backends=("serial", "process"), workers=[2], repeat=3)
+        if c.best == "process x2":
+            break
     assert c.best == "process x2", str(c)
 
 
