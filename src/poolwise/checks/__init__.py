@@ -1,2 +1,11 @@
-"""Checks for threaded code: races (``check_races``), lock-order deadlocks (``lock_order``)
-and hangs (``watchdog``)."""
+"""Checks for threaded code, one concept per module:
+
+- ``_races``: ``check_races``, many threads against a serial run; ``_preempt`` forces the
+  thread switches at bytecode instructions of the user's code.
+- ``_lockorder``: ``lock_order``, the lock-order graph and the wait-for graph.
+- ``_watchdog``: ``watchdog``, the stacks of every thread when progress stops.
+- ``_bootstrap``: the child process of ``poolwise check deadlocks``.
+- ``pytest_plugin``: fixtures and a marker for users' own test suites.
+
+The public names are re-exported by ``poolwise/__init__.py``.
+"""

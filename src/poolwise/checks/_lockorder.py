@@ -69,70 +69,70 @@ class Cycle:
         return "\n".join(lines)
 
 
-class _Held(list["_Tracked"]):
-    """The tracked locks one thread holds, innermost last; ``tid`` names the thread."""
+# The state of the active block. Blocks do not nest, so module globals serve, and the hot
+# path reads them at global-lookup speed. _LOCKED holds every tracked lock some thread holds
+# now (each knows its owner); a thread's held locks are those whose owner it is. Outside a
+# block the set is a spare one that nobody reads.
+_GRAPH: LockOrderGraph | None = None
+_LOCKED: set[_Tracked] = set()
+_locked_add = _LOCKED.add
+_locked_discard = _LOCKED.discard
 
-    __slots__ = ("tid",)
 
-    def __init__(self, tid: int) -> None:
-        super().__init__()
-        self.tid = tid
+def _switch(graph: LockOrderGraph | None) -> None:
+    global _GRAPH, _LOCKED, _locked_add, _locked_discard
+    _LOCKED = set()
+    _locked_add, _locked_discard = _LOCKED.add, _LOCKED.discard
+    _GRAPH = graph
+
+
+def _note_edges(lock: _Tracked, tid: int) -> None:
+    """``lock`` is about to be taken by thread ``tid``: an edge from each lock it holds."""
+    graph = _GRAPH
+    if graph is None:
+        return
+    preds = lock._preds
+    for h in tuple(_LOCKED):
+        if h._owner == tid and h not in preds and h is not lock:
+            graph._edge(h, lock)
+
+
+def _wait(lock: _Tracked, tid: int, timeout: float) -> bool:
+    graph = _GRAPH
+    if graph is None:
+        return bool(lock._inner.acquire(True, timeout))
+    return graph._wait(lock, tid, timeout)
 
 
 class _Tracked:
-    """Bookkeeping shared by the tracked lock types; the hot path is kept short on purpose
-    (the goal is under 2x the cost of an untracked lock in a lock-heavy loop)."""
+    """Bookkeeping shared by the tracked lock types. The hot path is kept short on purpose:
+    the goal is under 2x the cost of an untracked lock in a lock-heavy loop."""
 
-    __slots__ = ("_graph", "_inner", "_owner", "_preds", "_release", "_try", "name")
+    __slots__ = ("_inner", "_owner", "_preds", "name")
 
     def __init__(self, graph: LockOrderGraph, kind: str, inner: Any = None) -> None:
-        self._graph = graph
-        self._set_inner(_allocate() if inner is None else inner)
-        self._owner: _Held | None = None  # the held list of the owning thread
+        self._inner = _allocate() if inner is None else inner
+        self._owner: int | None = None  # the thread id of the holder
         self._preds: set[_Tracked] = set()  # locks already seen held when this one was taken
         self.name = graph._name(kind)
 
     def __repr__(self) -> str:
         return f"<tracked {self.name}>"
 
-    def _set_inner(self, inner: Any) -> None:
-        self._inner = inner
-        self._release = inner.release
-        self._try = inner.acquire  # bound once: the hot path saves a lookup per call
-
     def _take(self, blocking: bool, timeout: float) -> bool:
-        g = self._graph
-        if not g.active:
-            if self._inner.acquire(blocking, timeout):
-                self._owner = _Held(_get_ident())  # not kept anywhere: only names the owner
-                return True
+        tid = _get_ident()
+        if _LOCKED and blocking and not self._preds.issuperset(_LOCKED):
+            _note_edges(self, tid)
+        if not self._inner.acquire(False) and (not blocking or not _wait(self, tid, timeout)):
             return False
-        try:
-            held: _Held = g.local.held
-        except AttributeError:
-            held = g._thread_held()
-        if held and blocking:
-            preds = self._preds
-            for h in held:
-                if h not in preds:
-                    g._edge(h, self)
-        if not self._inner.acquire(False) and (not blocking or not g._wait(self, held, timeout)):
-            return False
-        self._owner = held
-        held.append(self)
+        self._owner = tid
+        _locked_add(self)
         return True
 
     def _drop(self) -> None:
-        held = self._owner
+        # bookkeeping before the real release: then another thread may take it and own it
         self._owner = None
-        if held:
-            if held[-1] is self:
-                held.pop()
-            else:
-                for i in range(len(held) - 1, -1, -1):
-                    if held[i] is self:
-                        del held[i]
-                        break
+        _locked_discard(self)
 
 
 class TrackedLock(_Tracked):
@@ -140,50 +140,36 @@ class TrackedLock(_Tracked):
 
     __slots__ = ()
 
-    # acquire and __exit__ repeat _Tracked._take and _drop inline: a call less each way
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        g = self._graph
-        if not g.active:
-            return self._take(blocking, timeout)
-        try:
-            held: _Held = g.local.held
-        except AttributeError:
-            held = g._thread_held()
-        if held and blocking:
-            preds = self._preds
-            for h in held:
-                if h not in preds:
-                    g._edge(h, self)
-        if not self._try(False) and (not blocking or not g._wait(self, held, timeout)):
-            return False
-        self._owner = held
-        held.append(self)
+        return self._take(blocking, timeout)
+
+    # __enter__ and __exit__ repeat _take and _drop inline: a call less each way
+    def __enter__(self) -> bool:
+        tid = _get_ident()
+        if _LOCKED and not self._preds.issuperset(_LOCKED):
+            # some lock is held that was never seen held before this one: maybe a new edge
+            _note_edges(self, tid)
+        if not self._inner.acquire(False):
+            _wait(self, tid, -1)
+        self._owner = tid
+        _locked_add(self)
         return True
 
-    __enter__ = acquire
-
     def release(self) -> None:
-        # bookkeeping first: once released, another thread may take it and become the owner
-        self._drop()
+        self._owner = None
+        _locked_discard(self)
         self._inner.release()
 
     def __exit__(self, t: object, v: object, tb: object) -> None:
-        held = self._owner
         self._owner = None
-        if held:
-            if held[-1] is self:
-                held.pop()
-            else:
-                held.reverse()
-                held.remove(self)
-                held.reverse()
-        self._release()
+        _locked_discard(self)
+        self._inner.release()
 
     def locked(self) -> bool:
         return bool(self._inner.locked())
 
     def _at_fork_reinit(self) -> None:
-        self._set_inner(_allocate())
+        self._inner = _allocate()
         self._owner = None
 
 
@@ -196,12 +182,8 @@ class TrackedRLock(_Tracked):
         super().__init__(graph, kind, inner)
         self._count = 0
 
-    def _mine(self) -> bool:
-        owner = self._owner
-        return owner is not None and owner.tid == _get_ident()
-
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        if self._mine():
+        if self._owner == _get_ident():
             self._count += 1
             return True
         if self._take(blocking, timeout):
@@ -212,18 +194,18 @@ class TrackedRLock(_Tracked):
     __enter__ = acquire
 
     def release(self) -> None:
-        if not self._mine():
+        if self._owner != _get_ident():
             raise RuntimeError("cannot release un-acquired lock")
         self._count -= 1
         if not self._count:
             self._drop()
             self._inner.release()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, t: object, v: object, tb: object) -> None:
         self.release()
 
     def _is_owned(self) -> bool:
-        return self._mine()
+        return self._owner == _get_ident()
 
     def _release_save(self) -> int:
         # Condition.wait: release fully, remembering the recursion depth
@@ -237,7 +219,7 @@ class TrackedRLock(_Tracked):
         self._count = count
 
     def _at_fork_reinit(self) -> None:
-        self._set_inner(_allocate())
+        self._inner = _allocate()
         self._owner = None
         self._count = 0
 
@@ -253,8 +235,6 @@ class LockOrderGraph:
 
     def __init__(self) -> None:
         self.active = False
-        self.local = threading.local()
-        self.threads: list[_Held] = []  # every thread's held list, for semaphores
         self.waiting: dict[int, _Tracked] = {}
         self._edges: dict[tuple[_Tracked, _Tracked], Edge] = {}
         self.deadlocks: list[str] = []
@@ -270,12 +250,6 @@ class LockOrderGraph:
         where = _caller_site()
         return f"{kind}#{n} ({where})" if where else f"{kind}#{n}"
 
-    def _thread_held(self) -> _Held:
-        held = self.local.held = _Held(_get_ident())
-        with self._guard:
-            self.threads = [h for h in self.threads if h] + [held]
-        return held
-
     def _edge(self, first: _Tracked, second: _Tracked) -> None:
         """A new edge: ``second`` taken while ``first`` is held."""
         if first is second:
@@ -288,9 +262,8 @@ class LockOrderGraph:
             )
             second._preds.add(first)
 
-    def _wait(self, lock: _Tracked, held: _Held, timeout: float) -> bool:
+    def _wait(self, lock: _Tracked, tid: int, timeout: float) -> bool:
         """Block for ``lock``; raise PotentialDeadlock if waiting would close a wait-for cycle."""
-        tid = held.tid
         self.waiting[tid] = lock
         try:
             if timeout is not None and timeout >= 0:
@@ -319,7 +292,7 @@ class LockOrderGraph:
             lock = self.waiting.get(t)
             if lock is None:
                 return None
-            owner = lock._owner.tid if lock._owner is not None else None
+            owner = lock._owner
             steps.append(
                 f"thread {names.get(t, t)!r} waits for {lock.name}, "
                 f"held by thread {names.get(owner, owner)!r}"
@@ -392,19 +365,17 @@ class LockOrderGraph:
         names = {t.ident: t.name for t in threading.enumerate()}
         out = {}
         for tid, lock in list(self.waiting.items()):
-            owner = lock._owner.tid if lock._owner is not None else None
+            owner = lock._owner
             out[tid] = f"waiting for {lock.name}, held by thread {names.get(owner, owner)!r}"
         return out
 
 
 # -- the factories patched into threading ----------------------------------------------------
 
-_active: LockOrderGraph | None = None
-
 
 def active_graph() -> LockOrderGraph | None:
     """The graph of the ``lock_order`` block running now, if any (the watchdog asks it)."""
-    return _active
+    return _GRAPH
 
 
 def _factories(graph: LockOrderGraph) -> dict[str, Any]:
@@ -431,20 +402,15 @@ def _factories(graph: LockOrderGraph) -> dict[str, Any]:
             self._track = TrackedLock(graph, self._kind, _FreeLock())
 
         def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
-            if not graph.active:
-                return bool(super().acquire(blocking, timeout))
-            try:
-                held: _Held = graph.local.held
-            except AttributeError:
-                held = graph._thread_held()
-            track = self._track
-            if held and blocking:
-                for h in held:
-                    if h not in track._preds:
-                        graph._edge(h, track)
+            # one graph node per semaphore, owned by its latest acquirer (no wait-for check:
+            # a semaphore has no single owner to wait for)
+            tid = _get_ident()
+            if _LOCKED and blocking:
+                _note_edges(self._track, tid)
             if not super().acquire(blocking, timeout):
                 return False
-            held.append(track)
+            self._track._owner = tid
+            _locked_add(self._track)
             return True
 
         def __enter__(self) -> bool:
@@ -455,13 +421,8 @@ def _factories(graph: LockOrderGraph) -> dict[str, Any]:
             self._untrack()
 
         def _untrack(self) -> None:
-            # usually the acquiring thread releases; a signalling semaphore is released by
-            # another, which then drops it from the acquirer's held locks
-            mine = getattr(graph.local, "held", None)
-            for held in (mine, *graph.threads):
-                if held and self._track in held:
-                    held.remove(self._track)
-                    break
+            # a signalling semaphore is released by another thread: that ends the holding too
+            self._track._drop()
 
     class BoundedSemaphore(Semaphore):
         _kind = "BoundedSemaphore"
@@ -555,13 +516,12 @@ def lock_order(
         PotentialDeadlock: see ``raise_on_exit``.
         RuntimeError: when another ``lock_order`` block is already active.
     """
-    global _active
-    if _active is not None:
+    if _GRAPH is not None:
         raise RuntimeError("lock_order blocks do not nest")
     graph = LockOrderGraph()
     saved = {name: getattr(threading, name) for name in _REAL}
     undo = _instrument(graph, instrument)
-    _active = graph
+    _switch(graph)
     graph.active = True
     for name, factory in _factories(graph).items():
         setattr(threading, name, factory)
@@ -573,7 +533,7 @@ def lock_order(
         for obj, attr, value in undo:
             setattr(obj, attr, value)
         graph.active = False
-        _active = None
+        _switch(None)
     if raise_on_exit:
         graph.raise_if_found()
 
