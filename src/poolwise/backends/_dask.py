@@ -66,6 +66,7 @@ from poolwise._errors import (
     WorkerInitError,
 )
 from poolwise.backends._base import Backend, Batch, Job, Outcome, TaskError, call
+from poolwise.backends._process import _fail_or_split, result_outcome, unpicklable_items
 from poolwise.backends._worker import PROTOCOL, _dump_results, _raiser, pack_error
 
 logger = logging.getLogger("poolwise")
@@ -339,7 +340,7 @@ class DaskBackend(Backend):
         try:
             payload = _transport.dumps(batch.items)
         except Exception:
-            self._outcomes.append(_unpicklable_items(batch))
+            self._outcomes.append(unpicklable_items(batch))
             return
         client = self._client
         name = getattr(batch.job.fn, "__name__", "fn").replace("<", "").replace(">", "")
@@ -475,19 +476,7 @@ class DaskBackend(Backend):
             err.__cause__ = exc
             self._broken = err
             return Outcome(batch, [None] * len(batch), rerun=list(range(len(batch))))
-        try:
-            values, errors, elapsed = pickle.loads(payload)
-        except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            return _fail_or_split(
-                batch, lambda: PicklingError(f"cannot unpickle the result in the parent: {reason}")
-            )
-        task_errors = {}
-        if errors:
-            for pos, (error, tb) in errors.items():
-                error.__cause__ = RemoteTraceback(tb)
-                task_errors[pos] = TaskError(error, tb)
-        return Outcome(batch, values, task_errors, elapsed=elapsed)
+        return result_outcome(batch, payload)
 
     def _failed(self, task: _Task) -> Outcome:
         """The Dask task itself failed: its worker died too often, or Dask cancelled it."""
@@ -575,23 +564,3 @@ class DaskBackend(Backend):
             rerun = [i for i in range(len(batch)) if i != pos]
             out.append(Outcome(batch, [None] * len(batch), {pos: TaskError(exc, "")}, rerun))
         return out
-
-
-def _unpicklable_items(batch: Batch) -> Outcome:
-    bad = _transport.unpicklable_positions(batch.items)
-    errors = {}
-    for pos, exc in bad.items():
-        message = _transport.pickling_message(
-            "argument", batch.items[pos], exc, index=batch.indices[pos]
-        )
-        errors[pos] = TaskError(PicklingError(message), "")
-    rerun = [i for i in range(len(batch)) if i not in errors]
-    return Outcome(batch, [None] * len(batch), errors, rerun)
-
-
-def _fail_or_split(batch: Batch, error: Any) -> Outcome:
-    """One task: it fails with ``error()``. Several: run them again one by one to find it."""
-    n = len(batch)
-    if n == 1:
-        return Outcome(batch, [None], {0: TaskError(error(), "")})
-    return Outcome(batch, [None] * n, rerun=list(range(n)), split=True)

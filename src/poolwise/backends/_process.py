@@ -290,24 +290,11 @@ class ProcessBackend(Backend):
         try:
             payload = _transport.dumps(batch.items)
         except Exception:
-            self._outcomes.append(self._unpicklable_items(batch))
+            self._outcomes.append(unpicklable_items(batch))
             return
         header = bytes([W.BATCH]) + W.BATCH_HEADER.pack(batch.job.id, batch.seq)
         self._pending.append((batch, header + payload))
         self._dispatch()
-
-    def _unpicklable_items(self, batch: Batch) -> Outcome:
-        bad = _transport.unpicklable_positions(batch.items)
-        errors = {}
-        for pos, exc in bad.items():
-            err = PicklingError(
-                _transport.pickling_message(
-                    "argument", batch.items[pos], exc, index=batch.indices[pos]
-                )
-            )
-            errors[pos] = TaskError(err, "")
-        rerun = [i for i in range(len(batch)) if i not in errors]
-        return Outcome(batch, [None] * len(batch), errors, rerun)
 
     def _job_blob(self, job: Job) -> bytes:
         blob = self._job_blobs.get(job.id)
@@ -485,7 +472,7 @@ class ProcessBackend(Backend):
             batch, _ = w.inflight.popleft()
             (seq,) = W.SEQ_HEADER.unpack_from(buf, 1)
             assert seq == batch.seq, (seq, batch.seq)
-            outcomes.append(self._result(batch, memoryview(buf)[1 + W.SEQ_HEADER.size :]))
+            outcomes.append(result_outcome(batch, memoryview(buf)[1 + W.SEQ_HEADER.size :]))
         elif kind == W.UNPICKLABLE:
             batch, _ = w.inflight.popleft()
             message = bytes(buf[1 + W.SEQ_HEADER.size :]).decode()
@@ -501,21 +488,6 @@ class ProcessBackend(Backend):
             err = WorkerInitError(f"the initializer failed in worker pid {w.pid}: {exc!r}")
             err.__cause__ = exc
             self._broken = err
-
-    def _result(self, batch: Batch, payload: memoryview) -> Outcome:
-        try:
-            values, errors, elapsed = pickle.loads(payload)
-        except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            return _fail_or_split(
-                batch, lambda: PicklingError(f"cannot unpickle the result in the parent: {reason}")
-            )
-        task_errors = {}
-        if errors:
-            for pos, (error, tb) in errors.items():
-                error.__cause__ = RemoteTraceback(tb)
-                task_errors[pos] = TaskError(error, tb)
-        return Outcome(batch, values, task_errors, elapsed=elapsed)
 
     def _next_deadline(self) -> float | None:
         """When the next running task would time out (time.monotonic is the worker's clock)."""
@@ -630,6 +602,38 @@ class ProcessBackend(Backend):
         if phase == "before starting it" and not batch.suspect:
             return Outcome(batch, [None] * n, rerun=list(range(n)), split=True)
         return _fail_or_split(batch, crash)
+
+
+def unpicklable_items(batch: Batch) -> Outcome:
+    """A batch that could not be pickled: each item that cannot fails with PicklingError
+    naming its type; the others run again. Shared with the dask backend."""
+    bad = _transport.unpicklable_positions(batch.items)
+    errors = {}
+    for pos, exc in bad.items():
+        message = _transport.pickling_message(
+            "argument", batch.items[pos], exc, index=batch.indices[pos]
+        )
+        errors[pos] = TaskError(PicklingError(message), "")
+    rerun = [i for i in range(len(batch)) if i not in errors]
+    return Outcome(batch, [None] * len(batch), errors, rerun)
+
+
+def result_outcome(batch: Batch, payload: bytes | memoryview) -> Outcome:
+    """A worker's pickled ``(values, errors, elapsed)`` as an Outcome; remote tracebacks
+    become each exception's ``__cause__``. Shared with the dask backend."""
+    try:
+        values, errors, elapsed = pickle.loads(payload)
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        return _fail_or_split(
+            batch, lambda: PicklingError(f"cannot unpickle the result in the parent: {reason}")
+        )
+    task_errors = {}
+    if errors:
+        for pos, (error, tb) in errors.items():
+            error.__cause__ = RemoteTraceback(tb)
+            task_errors[pos] = TaskError(error, tb)
+    return Outcome(batch, values, task_errors, elapsed=elapsed)
 
 
 def _fail_or_split(batch: Batch, error: Any) -> Outcome:
