@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from poolwise.cli import main
 from poolwise.demo._html import render
 from poolwise.demo._sections import Section
 from poolwise.report._svg import Chart, bar_chart
+from tests.browser import render as render_in_chromium
 
 ROOT = Path(__file__).parent.parent
 
@@ -79,50 +79,13 @@ def test_log_chart_handles_wide_ranges() -> None:
     assert svg.count("<rect") == 4 + 2  # four bars, two legend swatches
 
 
-def chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.browser
 def test_report_renders_in_headless_chromium(quick_run: tuple[Path, Path], tmp_path: Path) -> None:
-    exe = chromium()
-    if exe is None:
-        pytest.skip("chromium is not installed (make test installs it with apt-get when it can)")
     html, _ = quick_run
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]
-    dom = subprocess.run(
-        [exe, *flags, "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=90
-    )
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    assert dom.stdout.count("<svg") >= 7 and dom.stdout.count("<rect") >= 20
-    shot = tmp_path / "report.png"
-    log = subprocess.run(
-        [
-            exe,
-            *flags,
-            "--enable-logging=stderr",
-            "--v=0",
-            f"--screenshot={shot}",
-            "--window-size=1100,3000",
-            html.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
+    dom, shot, errors = render_in_chromium(html, tmp_path, height=3000)
+    assert dom.count("<svg") >= 7 and dom.count("<rect") >= 20
     assert shot.exists() and shot.stat().st_size > 10_000
-    console_errors = [ln for ln in log.stderr.splitlines() if "CONSOLE" in ln and "ERROR" in ln]
-    assert not console_errors, console_errors
+    assert not errors, errors
 
 
 def test_python_dash_m_poolwise_runs() -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import poolwise as pw
 from poolwise.compare._record import Measurement
 from poolwise.compare._verdict import decide
 from poolwise.measure._stats import summarize
+from tests.browser import render as render_in_chromium
 
 
 def m(
@@ -122,39 +121,8 @@ def test_bad_input() -> None:
 
 @pytest.mark.browser
 def test_html_renders_in_chromium(tmp_path: Path) -> None:
-    exe = shutil.which("chromium")
-    if exe is None:
-        pytest.skip("chromium is not installed (make test installs it with apt-get when it can)")
     c = pw.compare(nap, range(10), backends=("serial", "thread"), workers=[4], repeat=1)
-    html = c.to_html(tmp_path / "c.html")
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]
-    dom = subprocess.run(
-        [exe, *flags, "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=90
-    )
-    assert dom.stdout.count("<svg") == 3 and dom.stdout.count("<rect") >= 6
-    shot = tmp_path / "compare.png"
-    log = subprocess.run(
-        [
-            exe,
-            *flags,
-            "--enable-logging=stderr",
-            f"--screenshot={shot}",
-            "--window-size=1000,1800",
-            html.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
+    dom, shot, errors = render_in_chromium(c.to_html(tmp_path / "c.html"), tmp_path)
+    assert dom.count("<svg") == 3 and dom.count("<rect") >= 6
     assert shot.exists() and shot.stat().st_size > 5_000
-    assert not [ln for ln in log.stderr.splitlines() if "CONSOLE" in ln and "ERROR" in ln]
+    assert not errors, errors

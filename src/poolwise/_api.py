@@ -197,6 +197,41 @@ class _NoProgress(Progress):
 _NO_PROGRESS = _NoProgress()
 
 
+def _flatten(chunks: Generator[list[Any], None, None]) -> Generator[Any, None, None]:
+    """One result at a time; closing it (or dropping it) shuts the pool down at once."""
+    try:
+        for chunk in chunks:
+            yield from chunk
+    finally:
+        chunks.close()
+
+
+def _chunks(
+    fn: Callable[..., Any],
+    items: Iterable[Any],
+    *,
+    ordered: bool,
+    progress: bool,
+    watchdog: float | None,
+    workers: int | None,
+    **options: Any,
+) -> Generator[list[Any], None, None]:
+    """Validate every option (before any work), then the chunks of results of the run."""
+    opts = resolve(workers=workers, **options)
+    check_function(fn, opts.backend)
+    if opts.backend == "auto":
+        return _run_auto(
+            fn,
+            items,
+            opts,
+            user_workers=workers,
+            ordered=ordered,
+            progress=progress,
+            watchdog=watchdog,
+        )
+    return _run(fn, items, opts, ordered=ordered, progress=progress, watchdog=watchdog)
+
+
 def imap(
     fn: Callable[[Any], Any],
     items: Iterable[Any],
@@ -227,9 +262,14 @@ def imap(
     Raises:
         ValueError, TypeError, PicklingError: for bad options, at call time, before any work.
     """
-    opts = resolve(
-        backend=backend,
+    chunks = _chunks(
+        fn,
+        items,
+        ordered=ordered,
+        progress=progress,
+        watchdog=watchdog,
         workers=workers,
+        backend=backend,
         chunksize=chunksize,
         timeout=timeout,
         on_error=on_error,
@@ -242,28 +282,7 @@ def imap(
         client=client,
         address=address,
     )
-    check_function(fn, opts.backend)
-    if opts.backend == "auto":
-        chunks = _run_auto(
-            fn,
-            items,
-            opts,
-            user_workers=workers,
-            ordered=ordered,
-            progress=progress,
-            watchdog=watchdog,
-        )
-        return _flatten(chunks)
-    return _flatten(_run(fn, items, opts, ordered=ordered, progress=progress, watchdog=watchdog))
-
-
-def _flatten(chunks: Generator[list[Any], None, None]) -> Generator[Any, None, None]:
-    """One result at a time; closing it (or dropping it) shuts the pool down at once."""
-    try:
-        for chunk in chunks:
-            yield from chunk
-    finally:
-        chunks.close()
+    return _flatten(chunks)
 
 
 def map(
@@ -317,9 +336,15 @@ def map(
         The exception of the first failed task, as itself (with the worker's traceback as
         ``__cause__``), when ``on_error="raise"``; WorkerCrashed; TaskTimeout.
     """
-    opts = resolve(
-        backend=backend,
+    results: list[Any] = []
+    for chunk in _chunks(
+        fn,
+        items,
+        ordered=ordered,
+        progress=progress,
+        watchdog=watchdog,
         workers=workers,
+        backend=backend,
         chunksize=chunksize,
         timeout=timeout,
         on_error=on_error,
@@ -331,21 +356,6 @@ def map(
         max_memory_per_child=max_memory_per_child,
         client=client,
         address=address,
-    )
-    check_function(fn, opts.backend)
-    if opts.backend == "auto":
-        chunks = _run_auto(
-            fn,
-            items,
-            opts,
-            user_workers=workers,
-            ordered=ordered,
-            progress=progress,
-            watchdog=watchdog,
-        )
-    else:
-        chunks = _run(fn, items, opts, ordered=ordered, progress=progress, watchdog=watchdog)
-    results: list[Any] = []
-    for chunk in chunks:
+    ):
         results.extend(chunk)
     return results
