@@ -9,12 +9,20 @@ blocks also registers what it waits for: when the wait-for graph closes a cycle 
 lock whose owner waits, through others, for a lock it holds), the acquisition raises
 PotentialDeadlock at once instead of hanging.
 
-Covered: locks made by calling the ``threading`` attributes during the block (by any thread,
-including library code that calls ``threading.Lock()`` at run time), and existing Lock and RLock
+Covered: locks made by calling the ``threading`` attributes during this block or an earlier
+``lock_order`` block (by any thread, including library code that calls ``threading.Lock()`` at
+run time, such as ``queue.Queue`` and ``threading.Event``), and existing Lock and RLock
 attributes of the objects and modules passed as ``instrument=``. Not covered: other locks made
 before the block, ``from threading import Lock`` names bound before it, ``_thread`` locks and
 locks in C extensions. Locks are nodes by identity (not by class as in Linux's lockdep), and
-trylocks (``blocking=False``) add no edge, since they cannot wait.
+trylocks (``blocking=False``) add no edge, since they cannot wait. A semaphore is one node,
+held from acquire to release by its latest acquirer; it takes part in the lock-order graph but
+not in the wait-for graph (it has no single owner to wait for). Edges whose locks are always
+taken under one common outer lock (a gate) are still reported, as lockdep does.
+
+Cost: an uncontended ``with lock:`` takes about 1.4-1.8x as long as untracked (bench/checks.py);
+the work is one thread-id lookup and one set insert and removal per acquisition, and a stack
+capture only the first time an edge is seen.
 """
 
 from __future__ import annotations
