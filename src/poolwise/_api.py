@@ -311,7 +311,8 @@ def map(
     Args:
         fn: a function of one argument. Lambdas and closures work with every backend.
         items: any iterable.
-        backend: ``"process"`` (the default), ``"thread"``, ``"serial"`` or ``"dask"``.
+        backend: ``"auto"`` (the default: a short probe of ``fn`` picks, and its results are
+            kept), ``"process"``, ``"thread"``, ``"serial"`` or ``"dask"``.
         workers: how many workers; default: the usable CPUs for processes, CPUs + 4 (at most
             32) for threads.
         chunksize: tasks per batch; default adaptive (sized from measured task durations).

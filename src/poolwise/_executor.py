@@ -100,7 +100,8 @@ class Executor(cf.Executor):
     """Run callables on the serial, thread or process backend (or Dask), with futures.
 
     Args:
-        backend: ``"process"`` (default), ``"thread"``, ``"serial"`` or ``"dask"``.
+        backend: ``"auto"`` (default: chosen by the advisor at the first ``map`` or
+            ``submit``; see ``.advice``), ``"process"``, ``"thread"``, ``"serial"``, ``"dask"``.
         workers: how many workers (default as in :func:`poolwise.map`).
         chunksize: default tasks per batch for :meth:`map` (None: adaptive).
         timeout: seconds each task may run (TaskTimeout beyond; see :func:`poolwise.map`).
