@@ -109,3 +109,33 @@ def test_deadlocks_runs_a_module(tmp_path: Path) -> None:
     done = _run("python", "-m", "json.tool", "--help")
     assert done.returncode == 0, done.stderr
     assert "no lock-order cycle" in done.stdout
+
+
+def test_deadlocks_timeout_shows_where_a_stuck_program_waits(tmp_path: Path) -> None:
+    # a semaphore nobody releases: no lock-order cycle, no wait-for cycle, just a hang
+    prog = _script(
+        tmp_path,
+        """
+        import threading
+        sem = threading.Semaphore(0)
+        def stuck():
+            sem.acquire()
+        t = threading.Thread(target=stuck, name="stuck")
+        t.start()
+        t.join()
+        """,
+    )
+    done = _run_with("--timeout", "1", "--", "python", str(prog))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "still running after 1 s" in done.stdout
+    assert "--- thread stuck" in done.stdout
+    assert "blocked in Semaphore.acquire (threading.py)" in done.stdout
+
+
+def _run_with(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "poolwise", "check", "deadlocks", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

@@ -64,6 +64,12 @@ def register(sub: Any) -> None:
         "where each order was taken, even if this run did not hang.",
         usage="poolwise check deadlocks -- python script.py [args]",
     )
+    d.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop a program still running after SECONDS and show where each thread waits (exit 1)",
+    )
     d.add_argument("command", nargs=argparse.REMAINDER, help="-- python script.py [args]")
     d.set_defaults(handler=_deadlocks)
 
@@ -132,6 +138,10 @@ def _deadlocks(args: argparse.Namespace) -> int:
     # the child imports this very poolwise, whatever its own sys.path holds
     here = str(Path(poolwise.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
+    if args.timeout is not None:
+        if args.timeout <= 0:
+            raise UsageError(f"--timeout must be positive, got {args.timeout}")
+        env["POOLWISE_CHECK_TIMEOUT"] = str(args.timeout)
     with tempfile.TemporaryDirectory(prefix="poolwise-check-") as tmp:
         out = Path(tmp) / "report.json"
         cmd = [python, "-m", "poolwise.checks._bootstrap", str(out), *rest]
@@ -147,15 +157,18 @@ def _deadlocks(args: argparse.Namespace) -> int:
             )
             return status or 1
         found = json.loads(out.read_text(encoding="utf-8"))
-    for text in found["cycles"] + found["deadlocks"]:
+    cycles, deadlocks, hang = found["cycles"], found["deadlocks"], found.get("hang")
+    for text in [*cycles, *deadlocks, *([hang] if hang else [])]:
         print(text)
         print()
-    n = len(found["cycles"]) + len(found["deadlocks"])
-    if n:
+    if cycles or deadlocks:
         print(
-            f"poolwise check deadlocks: {len(found['cycles'])} lock-order cycle(s), "
-            f"{len(found['deadlocks'])} deadlock(s) caught"
+            f"poolwise check deadlocks: {len(cycles)} lock-order cycle(s), "
+            f"{len(deadlocks)} deadlock(s) caught"
         )
+    if hang:
+        print(f"poolwise check deadlocks: the program was still running after {args.timeout:g} s")
+    if cycles or deadlocks or hang:
         return 1
     print(f"poolwise check deadlocks: no lock-order cycle ({found['edges']} lock-order edges)")
     if status:
