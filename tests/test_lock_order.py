@@ -197,3 +197,28 @@ def test_locks_made_before_the_block_need_instrument() -> None:
 def test_blocks_do_not_nest() -> None:
     with poolwise.lock_order(), pytest.raises(RuntimeError, match="nest"), poolwise.lock_order():
         pass
+
+
+def test_actual_deadlock_through_rlocks_and_a_condition() -> None:
+    errors: list[BaseException] = []
+    with poolwise.lock_order(raise_on_exit=False) as graph:
+        r, cond = threading.RLock(), threading.Condition()
+        both_hold_one = threading.Barrier(2)
+
+        def take(first: object, second: object) -> None:
+            try:
+                with first, first:  # type: ignore[attr-defined]
+                    both_hold_one.wait()
+                    with second:  # type: ignore[attr-defined]
+                        pass
+            except poolwise.PotentialDeadlock as exc:
+                errors.append(exc)
+
+        ts = [threading.Thread(target=take, args=p) for p in ((r, cond), (cond, r))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    assert len(errors) == 1, errors
+    assert "RLock#" in str(errors[0]) and "Condition#" in str(errors[0])
+    assert len(graph.cycles()) == 1
