@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import poolwise as pw
-from poolwise.advise._advise import decide
-from poolwise.advise._probe import ProbeOutcome
+from poolwise.advisor._advise import decide
+from poolwise.advisor._probe import ProbeOutcome
 from tests import helpers
 
 

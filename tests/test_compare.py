@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import poolwise as pw
-from poolwise.compare._record import Measurement
-from poolwise.compare._verdict import decide
+from poolwise.comparison._record import Measurement
+from poolwise.comparison._verdict import decide
 from poolwise.measure._stats import summarize
 from tests.browser import render as render_in_chromium
 

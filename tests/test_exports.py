@@ -17,3 +17,17 @@ def test_no_unlisted_public_names() -> None:
 
 def test_all_is_sorted_and_unique() -> None:
     assert list(poolwise.__all__) == sorted(set(poolwise.__all__))
+
+
+def test_lazy_names_are_not_shadowed_by_subpackages() -> None:
+    import importlib
+
+    for module in (
+        "poolwise.advisor._advise",
+        "poolwise.comparison._run",
+        "poolwise.checks._races",
+    ):
+        importlib.import_module(module)
+    assert callable(poolwise.advise) and callable(poolwise.compare)
+    assert callable(poolwise.check_races)
+    assert "compare" in dir(poolwise)

@@ -24,28 +24,28 @@ from poolwise._executor import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from poolwise._version import __version__
 
 if typing.TYPE_CHECKING:
-    from poolwise.advise._advice import Advice
-    from poolwise.advise._advise import advise
+    from poolwise.advisor._advice import Advice
+    from poolwise.advisor._advise import advise
     from poolwise.checks._lockorder import LockOrderGraph, lock_order
     from poolwise.checks._races import RaceReport, check_races
     from poolwise.checks._watchdog import Watchdog, watchdog
-    from poolwise.compare._record import Comparison, Measurement
-    from poolwise.compare._run import compare
+    from poolwise.comparison._record import Comparison, Measurement
+    from poolwise.comparison._run import compare
 
 # Measuring, advising and checking load on first use, so that `import poolwise` costs what
 # running work needs and no more (statistics, the lock tracker... add tens of milliseconds).
 _LAZY = {
-    "Advice": "poolwise.advise._advice",
-    "advise": "poolwise.advise._advise",
+    "Advice": "poolwise.advisor._advice",
+    "advise": "poolwise.advisor._advise",
     "LockOrderGraph": "poolwise.checks._lockorder",
     "lock_order": "poolwise.checks._lockorder",
     "RaceReport": "poolwise.checks._races",
     "check_races": "poolwise.checks._races",
     "Watchdog": "poolwise.checks._watchdog",
     "watchdog": "poolwise.checks._watchdog",
-    "Comparison": "poolwise.compare._record",
-    "Measurement": "poolwise.compare._record",
-    "compare": "poolwise.compare._run",
+    "Comparison": "poolwise.comparison._record",
+    "Measurement": "poolwise.comparison._record",
+    "compare": "poolwise.comparison._run",
 }
 
 

@@ -152,7 +152,7 @@ def _run_auto(
     """backend="auto": probe (its results are real results), then run the rest as advised."""
     from poolwise._errors import RemoteTraceback
     from poolwise._transport import dumps_function
-    from poolwise.advise._advise import advise_with_probe, unpicklable_advice
+    from poolwise.advisor._advise import advise_with_probe, unpicklable_advice
 
     n = len(items) if isinstance(items, (list, tuple, range)) else None
     try:

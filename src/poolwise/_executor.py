@@ -164,7 +164,7 @@ class Executor(cf.Executor):
 
     def _decide(self, fn: Callable[..., Any], items: list[Any]) -> tuple[Any, int]:
         """backend="auto": probe on these items, choose, and return the probe's results."""
-        from poolwise.advise._advise import advise_with_probe, unpicklable_advice
+        from poolwise.advisor._advise import advise_with_probe, unpicklable_advice
 
         try:
             _transport.dumps_function(fn)

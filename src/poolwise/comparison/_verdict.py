@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from poolwise.compare._record import Measurement
+from poolwise.comparison._record import Measurement
 from poolwise.measure._stats import differ
 
 _SIMPLER = {"serial": 0, "thread": 1, "process": 2, "dask": 3}

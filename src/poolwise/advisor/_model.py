@@ -23,7 +23,7 @@ import statistics
 import sys
 from dataclasses import dataclass
 
-from poolwise.advise._probe import ProbeOutcome
+from poolwise.advisor._probe import ProbeOutcome
 
 THREAD_START = 0.0002  # seconds to start one thread, generous
 THREAD_PER_TASK = 1e-7  # the thread backend's own cost per task, batched

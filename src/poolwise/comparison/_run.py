@@ -18,8 +18,8 @@ from typing import Any
 import poolwise
 from poolwise import _transport
 from poolwise._cpus import usable_cpus
-from poolwise.compare._record import Comparison, Measurement
-from poolwise.compare._verdict import decide
+from poolwise.comparison._record import Comparison, Measurement
+from poolwise.comparison._verdict import decide
 from poolwise.measure._sampler import Sampler
 from poolwise.measure._stats import summarize
 

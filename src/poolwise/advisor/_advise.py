@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from poolwise import _transport
 from poolwise._cpus import usable_cpus
-from poolwise.advise._advice import Advice
+from poolwise.advisor._advice import Advice
 
 if TYPE_CHECKING:  # the model and the probe load on first use: `import poolwise` stays light
-    from poolwise.advise._model import Task
-    from poolwise.advise._probe import ProbeOutcome
+    from poolwise.advisor._model import Task
+    from poolwise.advisor._probe import ProbeOutcome
 
 # A parallel configuration must beat serial by this much to be worth its complexity, and
 # processes must beat threads by this much to be worth their memory.
@@ -47,7 +47,7 @@ def decide(
 
     Predictions cover all ``n`` items, or with ``remaining`` only those the probe did not run
     (``backend="auto"``, which keeps the probe's results)."""
-    from poolwise.advise._model import chunksize_for, gil_enabled, ladder, predict, task_from
+    from poolwise.advisor._model import chunksize_for, gil_enabled, ladder, predict, task_from
 
     cpus = cpus or usable_cpus()
     if p.crashed:
@@ -134,7 +134,7 @@ def _reasons(
     n: int | None,
     cpus: int,
 ) -> list[str]:
-    from poolwise.advise._model import gil_enabled
+    from poolwise.advisor._model import gil_enabled
 
     out = []
     share = task.cpu / task.wall if task.wall > 0 else 0.0
@@ -187,7 +187,7 @@ def advise_with_probe(
     backends: Sequence[str] = ("serial", "thread", "process"),
     timeout: float | None = None,
 ) -> tuple[Advice, ProbeOutcome, Iterator[Any], int | None]:
-    from poolwise.advise._probe import probe
+    from poolwise.advisor._probe import probe
 
     n = len(items) if isinstance(items, (list, tuple, range)) else None
     outcome, rest = probe(fn, items, budget=budget, timeout=timeout)
@@ -217,7 +217,7 @@ def advise(
         _transport.dumps_function(fn)
     except Exception as exc:
         return unpicklable_advice(exc, n)
-    from poolwise.advise._probe import probe
+    from poolwise.advisor._probe import probe
 
     outcome, _ = probe(fn, items, budget=budget)
     return decide(outcome, n)
