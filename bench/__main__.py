@@ -39,6 +39,7 @@ def machine() -> dict[str, Any]:
 
 def print_table(title: str, rows: list[dict[str, Any]]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=title)
@@ -49,7 +50,7 @@ def print_table(title: str, rows: list[dict[str, Any]]) -> None:
     for k in keys:
         table.add_column(k)
     for row in rows:
-        table.add_row(*(_fmt(row.get(k)) for k in keys))
+        table.add_row(*(escape(_fmt(row.get(k))) for k in keys))
     Console(width=220).print(table)
 
 
