@@ -218,3 +218,22 @@ def test_cancel_a_future_that_has_not_started() -> None:
         if not was_cancelled:
             assert f.result() in {2 * i for i in range(5)}
     assert any(cancelled)
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_a_full_window_of_outstanding_items_never_stalls(
+    backend: str, ordered: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the window fills at every step: results must be handed over before more input is taken
+    monkeypatch.setattr(pw._api, "MAX_OUTSTANDING", 4)
+    out = list(
+        pw.imap(
+            helpers.double,
+            range(300),
+            backend=backend,
+            chunksize=1,
+            ordered=ordered,
+            workers=workers_for(backend),
+        )
+    )
+    assert sorted(out) == [2 * x for x in range(300)]

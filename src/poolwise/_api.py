@@ -119,14 +119,23 @@ def _run(
     clean = False
     try:
         while True:
+            # hand results over first: that frees room in the window of outstanding items,
+            # which fill() needs to take more input (filling first could leave nothing in
+            # flight and wait forever)
+            yield from collector.take()
             dispatcher.fill()
             if collector.error is not None:
                 index, _item, err = collector.error
                 dispatcher.stop(run)
                 _raise_failure(index, err, collector.completed, total)
-            yield from collector.take()
             if run.done:
+                if collector.ready or collector.fifo:
+                    continue
                 break
+            if backend.busy() == 0 and not run.done:
+                raise RuntimeError(  # a bug in poolwise: say so rather than hang
+                    f"poolwise: nothing in flight but the run is not finished ({run.state()})"
+                )
             before = collector.completed
             dispatcher.pump(None)
             if wd is not None and collector.completed != before:

@@ -76,6 +76,13 @@ class JobRun:
             self.stopped or (self.exhausted and not self._again and not self._suspect)
         )
 
+    def state(self) -> str:
+        return (
+            f"taken {self._next}, in flight {self.inflight}, to rerun "
+            f"{len(self._again) + len(self._suspect)}, exhausted {self.exhausted}, "
+            f"room {self.sink.room()}"
+        )
+
     def has_work(self) -> bool:
         return not self.stopped and bool(self._suspect or self._again or not self.exhausted)
 
