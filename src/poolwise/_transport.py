@@ -26,9 +26,26 @@ def dumps(obj: Any) -> bytes:
 
 
 def dumps_function(fn: Any) -> bytes:
+    """Pickle a callable (with its arguments, when it is a tuple of them). What lives in an
+    importable module goes by reference through the C pickler; lambdas, closures and anything
+    from ``__main__`` go by value through cloudpickle (imported only then: it is not cheap)."""
+    if not _mentions_main(fn):
+        try:
+            return pickle.dumps(fn, PROTOCOL)
+        except Exception:
+            pass
     import cloudpickle
 
     return cloudpickle.dumps(fn, PROTOCOL)  # type: ignore[no-any-return]
+
+
+def _mentions_main(obj: Any) -> bool:
+    """Whether ``obj`` (or a member of a tuple of them) is defined in ``__main__``, which a
+    worker started by forkserver or spawn cannot import by name."""
+    if isinstance(obj, tuple):
+        return any(_mentions_main(x) for x in obj)
+    module = getattr(obj, "__module__", None) or getattr(type(obj), "__module__", None)
+    return module in ("__main__", "__mp_main__")
 
 
 def loads(data: bytes | memoryview) -> Any:
