@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from poolwise.measure._stats import differ, mann_whitney_p, summarize
+from poolwise.measure._stats import checks, differ, mann_whitney_p, summarize
 
 
 def test_summary_median_mad_and_outliers() -> None:
@@ -51,3 +51,11 @@ def test_single_values_need_a_large_difference() -> None:
 def test_empty_sample_is_an_error() -> None:
     with pytest.raises(ValueError, match="no timings"):
         summarize([])
+
+
+def test_checks_name_noise_and_outliers() -> None:
+    assert checks("serial", summarize([1.0, 1.01, 0.99])) == []
+    lines = checks("thread x2", summarize([1.0, 1.5, 0.6, 1.2]))
+    assert len(lines) == 1 and lines[0].startswith("thread x2: the spread (MAD) is")
+    lines = checks("process x2", summarize([1.0, 1.1, 0.9, 1.0, 5.0]))
+    assert lines == ["process x2: 1 of 5 timings are outliers (more than 3.5 MADs from the median)"]

@@ -7,6 +7,7 @@ which splits shared pages fairly) where the kernel provides them.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,15 +22,26 @@ class Usage:
 
 
 class Sampler:
-    """``with Sampler(pids) as s: ...`` then ``s.usage``. ``pids`` is called at each sample."""
+    """``with Sampler(pids) as s: ...`` then ``s.usage``. ``pids`` is called at each sample.
 
-    def __init__(self, pids: Callable[[], list[int]], interval: float = 0.02) -> None:
+    ``process`` makes a ``psutil.Process``-like object from a pid (tests pass fakes); it is
+    sampled every ``interval`` seconds in a daemon thread, and once more on exit.
+    """
+
+    def __init__(
+        self,
+        pids: Callable[[], list[int]],
+        interval: float = 0.02,
+        *,
+        process: Callable[[int], Any] | None = None,
+    ) -> None:
         import psutil
 
         self._psutil = psutil
         self._pids = pids
         self._interval = interval
-        self._me = psutil.Process()
+        self._process: Callable[[int], Any] = process or psutil.Process
+        self._me_pid = os.getpid()
         self._procs: dict[int, Any] = {}
         self._cpu_start: dict[int, float] = {}
         self._cpu_last: dict[int, float] = {}
@@ -47,12 +59,12 @@ class Sampler:
     def sample(self) -> None:
         rss = 0
         pss: int | None = 0
-        pids = [self._me.pid, *self._pids()]
+        pids = dict.fromkeys([self._me_pid, *self._pids()])
         for pid in pids:
             p = self._procs.get(pid)
             try:
                 if p is None:
-                    p = self._procs[pid] = self._psutil.Process(pid)
+                    p = self._procs[pid] = self._process(pid)
                     # a process already running when sampling began counts from then; one that
                     # started later counts from its birth
                     self._cpu_start.setdefault(pid, self._cpu(p) if not self._begun else 0.0)

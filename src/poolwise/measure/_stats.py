@@ -93,3 +93,19 @@ def differ(
         return True
     apart = sa.maximum < sb.minimum or sb.maximum < sa.minimum
     return apart and effect > 3 * max(sa.spread, sb.spread)
+
+
+def checks(label: str, s: Summary) -> list[str]:
+    """Warnings about a sample, as pyperf's ``format_checks``: lines, not printed."""
+    out = []
+    if s.noisy:
+        out.append(
+            f"{label}: the spread (MAD) is {s.spread:.0%} of the median; other programs may "
+            "be using the CPUs"
+        )
+    if s.outliers:
+        out.append(
+            f"{label}: {s.outliers} of {s.n} timings are outliers (more than 3.5 MADs from the "
+            "median)"
+        )
+    return out
