@@ -107,14 +107,22 @@ def nap(x: int) -> int:
 
 
 def test_real_cpu_bound_function_ranks_processes_first() -> None:
-    a = pw.advise(spin, range(300))
-    if pw.usable_cpus() > 1:
-        assert a.backend == "process"
+    if pw.usable_cpus() < 2:
+        pytest.skip("one usable CPU: processes cannot win")
+    # the probe measures real parallelism, which another busy program can hide: 3 attempts
+    for _ in range(3):
+        a = pw.advise(spin, range(300))
+        if a.backend == "process":
+            break
+    assert a.backend == "process", str(a)
 
 
 def test_real_sleeping_function_ranks_threads_first() -> None:
-    a = pw.advise(nap, range(300))
-    assert a.backend == "thread"
+    for _ in range(3):
+        a = pw.advise(nap, range(300))
+        if a.backend == "thread":
+            break
+    assert a.backend == "thread", str(a)
 
 
 def test_real_tiny_function_stays_serial() -> None:
