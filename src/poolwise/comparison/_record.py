@@ -9,8 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from poolwise.measure._stats import Summary
-from poolwise.report._html import page, table
-from poolwise.report._svg import Chart, bar_chart
+from poolwise.report._html import page, section, table
+from poolwise.report._svg import Chart, bar_chart, line_chart, stacked_bar_chart
+
+
+def seconds(v: float) -> str:
+    """A duration with a unit that keeps three significant digits: 1.23 s, 45.6 ms, 789 µs."""
+    if v >= 1:
+        return f"{v:.2f} s"
+    if v >= 1e-3:
+        return f"{v * 1e3:.3g} ms"
+    return f"{v * 1e6:.3g} µs"
 
 
 @dataclass(frozen=True)
@@ -44,25 +53,27 @@ class Comparison:
     items: int
     measurements: tuple[Measurement, ...]
     best: str  # label of the winner, or "" when too noisy to decide
-    ties: tuple[str, ...]  # labels not significantly slower than the best
+    ties: tuple[str, ...]  # labels not significantly different from the best
     verdict: str
     code: str
     arg_bytes: float  # pickled bytes per task
     result_bytes: float
     serialize_per_task: float  # seconds to pickle and unpickle one argument and result
     machine: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # noisy samples, outliers, errors: reasons to doubt
 
     def table(self) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
         cols: tuple[str, ...] = (
             "config",
-            "median s",
+            "median",
             "min",
             "max",
             "spread",
+            "runs",
             "speed-up",
             "efficiency",
             "CPU util",
-            "start-up s",
+            "start-up",
             "peak MB",
             "errors",
         )
@@ -71,14 +82,15 @@ class Comparison:
             rows.append(
                 (
                     m.label,
-                    f"{m.summary.median:.4f}",
-                    f"{m.summary.minimum:.4f}",
-                    f"{m.summary.maximum:.4f}",
+                    seconds(m.summary.median),
+                    seconds(m.summary.minimum),
+                    seconds(m.summary.maximum),
                     f"{m.summary.spread:.1%}",
+                    str(m.summary.n),
                     f"{m.speedup:.2f}x",
                     f"{m.efficiency:.2f}",
                     f"{m.cpu_utilisation:.0%}",
-                    f"{m.startup:.3f}",
+                    seconds(m.startup),
                     f"{m.peak_rss / 1e6:.0f}",
                     str(m.errors),
                 )
@@ -97,6 +109,7 @@ class Comparison:
                 f"({self.arg_bytes:.0f} B in, {self.result_bytes:.0f} B out per task pickled)",
                 *lines,
                 "",
+                *(f"warning: {w}" for w in self.warnings),
                 self.verdict,
                 self.code,
             ]
@@ -115,53 +128,53 @@ class Comparison:
             Path(path).write_text(text, encoding="utf-8")
         return text
 
-    def charts(self) -> list[tuple[str, Chart]]:
-        out = []
-        by_backend: dict[str, list[Measurement]] = {}
-        for m in self.measurements:
-            by_backend.setdefault(m.backend, []).append(m)
-        labels = tuple(m.label for m in self.measurements)
-        out.append(
+    def charts(self) -> list[tuple[str, str]]:
+        """(heading, inline SVG) for each chart: speed-up against workers per backend, where
+        one cold run's time goes, and peak memory."""
+        ms = self.measurements
+        labels = [m.label for m in ms]
+        parallel: dict[str, list[tuple[float, float]]] = {}
+        for m in ms:
+            if m.backend != "serial":
+                parallel.setdefault(m.backend, []).append((float(m.workers), m.speedup))
+        speedup = "Speed-up over serial against the number of workers"
+        where = "Where the time of one cold run goes: start-up, pickling, the rest (seconds)"
+        memory = "Peak memory, parent and workers summed (MB)"
+        memory_series: list[tuple[str, tuple[float, ...]]] = [
+            ("peak RSS", tuple(m.peak_rss / 1e6 for m in ms))
+        ]
+        if all(m.peak_pss is not None for m in ms):
+            memory_series.append(("peak PSS", tuple((m.peak_pss or 0) / 1e6 for m in ms)))
+        return [
             (
-                "Speed-up over serial, per backend and worker count",
-                Chart(
-                    "x faster than serial",
-                    labels,
-                    (("speed-up", tuple(m.speedup for m in self.measurements)),),
+                speedup,
+                line_chart(
+                    speedup,
+                    sorted(parallel.items()),
+                    x_label="workers",
+                    y_label="x faster than serial",
+                    log_x=True,
+                    reference=(1.0, "serial"),
                 ),
-            )
-        )
-        out.append(
+            ),
             (
-                "Where the time goes: start-up, pickling, the rest (seconds)",
-                Chart(
-                    "seconds",
+                where,
+                stacked_bar_chart(
+                    where,
                     labels,
-                    (
-                        ("start-up", tuple(m.startup for m in self.measurements)),
-                        ("pickling", tuple(m.transfer_seconds for m in self.measurements)),
+                    [
+                        ("start-up", [m.startup for m in ms]),
+                        ("pickling", [m.transfer_seconds for m in ms]),
                         (
                             "compute and waiting",
-                            tuple(
-                                max(0.0, m.summary.median - m.transfer_seconds)
-                                for m in self.measurements
-                            ),
+                            [max(0.0, m.summary.median - m.transfer_seconds) for m in ms],
                         ),
-                    ),
+                    ],
+                    unit="seconds",
                 ),
-            )
-        )
-        out.append(
-            (
-                "Peak memory, parent and workers (MB)",
-                Chart(
-                    "MB",
-                    labels,
-                    (("peak RSS", tuple(m.peak_rss / 1e6 for m in self.measurements)),),
-                ),
-            )
-        )
-        return out
+            ),
+            (memory, bar_chart(Chart("MB", tuple(labels), tuple(memory_series)), memory)),
+        ]
 
     def _html_body(self) -> list[str]:
         body = [
@@ -172,12 +185,12 @@ class Comparison:
             f'<p class="verdict">{html.escape(self.verdict)}</p>',
             f"<pre>{html.escape(self.code)}</pre>",
         ]
-        for title, chart in self.charts():
-            body.append(
-                f"<section><h2>{html.escape(title)}</h2>{bar_chart(chart, title)}</section>"
-            )
+        if self.warnings:
+            items = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
+            body.append(f'<ul class="warnings">{items}</ul>')
+        body += [section(heading, svg) for heading, svg in self.charts()]
         cols, rows = self.table()
-        body.append(table(cols, rows))
+        body.append(section("Every configuration", table(cols, rows, cls="numbers")))
         return body
 
     def to_html(self, path: str | Path) -> Path:

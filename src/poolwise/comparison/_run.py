@@ -2,134 +2,97 @@
 
 Method (after pyperf and hyperfine): the pool is started and timed apart from steady state; a
 warm-up run is discarded when runs are short; runs repeat until the spread is small, the
-configuration is clearly out of the race, or its share of the budget is spent; medians, MAD and
-outliers describe each sample, and a Mann-Whitney test decides whether two configurations
-differ (see ``_verdict``).
+configuration is clearly out of the race, or its share of the budget is spent (a share is
+what is left of the budget over the configurations left, so quick ones leave time to slow
+ones); medians, MAD and outliers describe each sample, and a Mann-Whitney test (or, for the
+few repeats a budget allows, ranges apart by more than the spread) decides whether two
+configurations differ (see ``_verdict``). CPU time and memory are sampled over the parent
+and every worker process while the runs go on.
 """
 
 from __future__ import annotations
 
-import platform
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import poolwise
 from poolwise import _transport
 from poolwise._cpus import usable_cpus
+from poolwise.comparison._ladder import ladder
 from poolwise.comparison._record import Comparison, Measurement
 from poolwise.comparison._verdict import decide
+from poolwise.measure._machine import machine_facts
+from poolwise.measure._repeat import repeat_until_stable
 from poolwise.measure._sampler import Sampler
-from poolwise.measure._stats import summarize
+from poolwise.measure._stats import checks, summarize
 
-DEFAULT_BUDGET = 25.0  # seconds for a whole default comparison
-MIN_REPEATS = 3
-MAX_REPEATS = 10
-STABLE = 0.03  # stop repeating once the relative MAD is below this
-
-
-def ladder(backend: str, cpus: int) -> list[int]:
-    """Worker counts to try: 1, 2, 4, ... up to 2x the CPUs for processes, 32 for threads."""
-    if backend == "serial":
-        return [1]
-    top = 2 * cpus if backend in ("process", "dask") else max(32, 2 * cpus)
-    out = {cpus}
-    k = 1
-    while k <= top:
-        out.add(k)
-        k *= 2
-    return sorted(x for x in out if x <= top)
+DEFAULT_BUDGET = 25.0  # seconds for a whole default comparison (goal: under 30 s in all)
+BACKENDS = ("serial", "thread", "process", "dask")
+TRANSFER_SAMPLE = 20  # items pickled to estimate the bytes and time per task
+RESULT_SAMPLE = 5  # items computed in the parent for their results' size
 
 
-def _transfer(fn: Callable[[Any], Any], items: Sequence[Any]) -> tuple[float, float, float]:
-    """Mean pickled bytes per argument and per result, and seconds to pickle and unpickle
-    both, from a sample of up to 20 items."""
-    sample = list(items[:20])
-    t0 = time.perf_counter()
-    blobs = [_transport.dumps(x) for x in sample]
-    results = [fn(x) for x in sample[:5]]
-    rblobs = [_transport.dumps(r) for r in results]
-    for b in blobs + rblobs:
-        _transport.loads(b)
-    elapsed = time.perf_counter() - t0
-    compute = 0.0
-    t1 = time.perf_counter()
-    for x in sample[:5]:
-        fn(x)
-    compute = time.perf_counter() - t1
-    per_task = max(0.0, elapsed - compute) / max(1, len(sample))
-    arg = sum(map(len, blobs)) / max(1, len(blobs))
-    res = sum(map(len, rblobs)) / max(1, len(rblobs))
-    return arg, res, per_task
+@dataclass(frozen=True)
+class Transfer:
+    """Pickling cost per task, from a sample (pickle protocol 5, cloudpickle when refused)."""
+
+    arg_bytes: float
+    result_bytes: float
+    seconds: float  # to pickle and unpickle one argument and one result
 
 
-def machine_facts() -> dict[str, Any]:
-    from poolwise.backends._process import choose_start_method
-
-    gil = getattr(sys, "_is_gil_enabled", lambda: True)()
-    return {
-        "usable_cpus": usable_cpus(),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "build": " ".join(platform.python_build()),
-        "gil_enabled": gil,
-        "start_method": choose_start_method(None),
-        "poolwise": poolwise.__version__,
-        "platform": platform.platform(),
-    }
-
-
-def _measure_one(
+def measure_transfer(
     fn: Callable[[Any], Any],
-    items: list[Any],
-    backend: str,
-    workers: int,
-    budget: float,
-    best_so_far: float | None,
-    repeat: int | None,
-) -> tuple[list[float], float, float, int, int | None, int]:
-    t0 = time.perf_counter()
-    ex = poolwise.Executor(backend=backend, workers=None if backend == "serial" else workers)
-    try:
-        ex.start()
-        startup = time.perf_counter() - t0
-        times: list[float] = []
-        errors = 0
-        spent = 0.0
-        with Sampler(ex.worker_pids) as sampler:
-            runs = 0
-            while True:
-                r0 = time.perf_counter()
-                out = list(ex.map(_capture(fn), items))
-                elapsed = time.perf_counter() - r0
-                errors = sum(1 for o in out if isinstance(o, _Failed))
-                runs += 1
-                spent += elapsed
-                if runs == 1 and elapsed < 0.1 * budget and repeat is None:
-                    continue  # a warm-up, discarded, when it is cheap
-                times.append(elapsed)
-                if repeat is not None:
-                    if len(times) >= repeat:
-                        break
-                    continue
-                if best_so_far is not None and len(times) >= 1 and elapsed > 2 * best_so_far:
-                    break  # clearly out of the race: one sample says so
-                if len(times) >= MAX_REPEATS or (spent > budget and len(times) >= 1):
-                    break
-                if len(times) >= MIN_REPEATS and summarize(times).spread < STABLE:
-                    break
-        usage = sampler.usage
-        return (
-            times,
-            startup,
-            usage.cpu_seconds / max(1, runs),
-            usage.peak_rss,
-            usage.peak_pss,
-            errors,
-        )
-    finally:
-        ex.shutdown()
+    items: Sequence[Any],
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Transfer:
+    """What a process pool pays per task to move an argument in and a result out.
+
+    Items on which ``fn`` raises, and what cannot be pickled, are left out of the sample (the
+    runs count them as errors).
+    """
+    args = list(items[:TRANSFER_SAMPLE])
+    results = []
+    for x in args[:RESULT_SAMPLE]:
+        try:
+            results.append(fn(x))
+        except Exception:
+            continue
+
+    def round_trip(objs: list[Any]) -> tuple[float, float]:
+        t0 = clock()
+        blobs = []
+        for x in objs:
+            try:
+                blobs.append(_transport.dumps(x))
+            except Exception:
+                continue
+        for b in blobs:
+            _transport.loads(b)
+        elapsed = clock() - t0
+        if not blobs:
+            return 0.0, 0.0
+        return sum(map(len, blobs)) / len(blobs), elapsed / len(blobs)
+
+    arg_bytes, arg_s = round_trip(args)
+    result_bytes, result_s = round_trip(results)
+    return Transfer(arg_bytes, result_bytes, arg_s + result_s)
+
+
+@dataclass(frozen=True)
+class _Raw:
+    backend: str
+    workers: int
+    times: tuple[float, ...]
+    startup: float
+    cpu_per_run: float
+    peak_rss: int
+    peak_pss: int | None
+    errors: int
+    start_method: str | None
 
 
 class _Failed:
@@ -137,11 +100,14 @@ class _Failed:
         self.exc = exc
 
 
-class _capture:
+class _Capture:
     """Counts a failing item as an error instead of ending the measurement."""
 
     def __init__(self, fn: Callable[[Any], Any]) -> None:
         self.fn = fn
+        # the transport pickles by value what comes from __main__ (a worker started by
+        # forkserver or spawn cannot import it by name): it must see where ``fn`` comes from
+        self.__module__ = getattr(fn, "__module__", None) or __name__
 
     def __call__(self, x: Any) -> Any:
         try:
@@ -149,8 +115,51 @@ class _capture:
         except Exception as exc:
             return _Failed(exc)
 
-    def __reduce__(self) -> Any:
-        return (_capture, (self.fn,))
+
+def _start_method(ex: poolwise.Executor) -> str | None:
+    # which start method the pool really used (fork, or forkserver when threads were running)
+    used = getattr(getattr(ex, "_backend", None), "start_methods_used", None)
+    return ", ".join(sorted(used)) if used else None
+
+
+def _measure_one(
+    fn: Callable[[Any], Any],
+    items: list[Any],
+    backend: str,
+    workers: int,
+    *,
+    budget: float,
+    slower_than: float | None,
+    repeat: int | None,
+) -> _Raw:
+    t0 = time.perf_counter()
+    ex = poolwise.Executor(backend=backend, workers=None if backend == "serial" else workers)
+    try:
+        ex.start()
+        startup = time.perf_counter() - t0
+        task = _Capture(fn)
+        errors = [0]
+
+        def run() -> None:
+            out = ex.map(task, items)
+            errors[0] = sum(1 for o in out if isinstance(o, _Failed))
+
+        with Sampler(ex.worker_pids) as sampler:
+            r = repeat_until_stable(run, budget=budget, repeat=repeat, slower_than=slower_than)
+        usage = sampler.usage
+        return _Raw(
+            backend,
+            workers,
+            r.times,
+            startup,
+            usage.cpu_seconds / (len(r.times) + r.warmups),
+            usage.peak_rss,
+            usage.peak_pss,
+            errors[0],
+            _start_method(ex) if backend == "process" else None,
+        )
+    finally:
+        ex.shutdown()
 
 
 def compare(
@@ -168,15 +177,21 @@ def compare(
 
     Args:
         backends: which to try (``"dask"`` too when installed; it starts a local cluster).
+            Serial always runs: it is the baseline of every speed-up.
         workers: worker counts to try for the parallel backends; default a ladder fitted to the
             usable CPUs (1, 2, 4, ... up to 2x the CPUs for processes, 32 for threads).
         sample: use only the first ``sample`` items.
-        repeat: runs per configuration (default: until stable, within the budget).
-        budget: seconds for the whole comparison (default 25).
-        progress: called as ``progress(label, done, total)`` before each configuration.
+        repeat: timed runs per configuration (default: until stable, within the budget).
+        budget: seconds for the whole comparison (default 25; pool start-ups come on top).
+        progress: called as ``progress(label, done, total)`` before each configuration and
+            once at the end with ``"done"``.
 
     Returns:
         A frozen Comparison: ``print()`` it, ``to_json()``, ``to_html(path)``.
+
+    Raises:
+        ValueError: no items, an unknown backend, a worker count below 1.
+        Exception: whatever ``fn`` raises on the items sampled to measure pickling.
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
@@ -185,53 +200,85 @@ def compare(
         items = items[:sample]
     if not items:
         raise ValueError("compare needs at least one item")
+    if workers is not None and any(w < 1 for w in workers):
+        raise ValueError(f"worker counts must be at least 1, got {list(workers)}")
     cpus = usable_cpus()
     budget = DEFAULT_BUDGET if budget is None else budget
-    configs = []
+    configs: list[tuple[str, int]] = [("serial", 1)]  # the baseline, measured first
     for b in backends:
-        if b not in ("serial", "thread", "process", "dask"):
+        if b not in BACKENDS:
             raise ValueError(f"unknown backend {b!r}; use serial, thread, process or dask")
-        ws = [1] if b == "serial" else list(workers or ladder(b, cpus))
-        configs += [(b, w) for w in ws]
-    if ("serial", 1) not in configs:
-        configs.insert(0, ("serial", 1))  # the baseline every speed-up is measured against
-    arg_b, res_b, ser = _transfer(fn, items)
-    raw = []
+        if b != "serial":
+            configs += [(b, w) for w in dict.fromkeys(workers or ladder(b, cpus))]
+    transfer = measure_transfer(fn, items)
+    raw: list[_Raw] = []
+    failed: list[str] = []
     best: float | None = None
-    share = budget / len(configs)
+    began = time.perf_counter()
     for k, (b, w) in enumerate(configs):
+        label = b if b == "serial" else f"{b} x{w}"
         if progress:
-            progress(b if b == "serial" else f"{b} x{w}", k, len(configs))
-        times, startup, cpu, rss, pss, errors = _measure_one(fn, items, b, w, share, best, repeat)
-        med = summarize(times).median
+            progress(label, k, len(configs))
+        left = budget - (time.perf_counter() - began)
+        share = max(left, 0.0) / (len(configs) - k)
+        try:
+            r = _measure_one(fn, items, b, w, budget=share, slower_than=best, repeat=repeat)
+        except Exception as exc:
+            if b == "serial":
+                raise  # the function cannot run at all: nothing to compare
+            # e.g. results that cannot be pickled: this configuration is out, not the rest
+            failed.append(f"{label} could not run: {type(exc).__name__}: {exc}")
+            continue
+        med = summarize(r.times).median
         best = med if best is None else min(best, med)
-        raw.append((b, w, times, startup, cpu, rss, pss, errors))
+        raw.append(r)
     if progress:
         progress("done", len(configs), len(configs))
-    serial_median = next(summarize(r[2]).median for r in raw if r[0] == "serial")
+    return _assemble(fn, items, raw, transfer, cpus, failed)
+
+
+def _assemble(
+    fn: Callable[[Any], Any],
+    items: list[Any],
+    raw: list[_Raw],
+    transfer: Transfer,
+    cpus: int,
+    failed: list[str],
+) -> Comparison:
+    serial_median = summarize(raw[0].times).median
     measurements = []
-    for b, w, times, startup, cpu, rss, pss, errors in raw:
-        s = summarize(times)
+    for r in raw:
+        s = summarize(r.times)
         speedup = serial_median / s.median if s.median > 0 else 0.0
         measurements.append(
             Measurement(
-                backend=b,
-                workers=w,
-                times=tuple(times),
+                backend=r.backend,
+                workers=r.workers,
+                times=r.times,
                 summary=s,
-                startup=startup,
+                startup=r.startup,
                 speedup=speedup,
-                efficiency=speedup / min(w, cpus),
-                cpu_seconds=cpu,
-                cpu_utilisation=cpu / (s.median * cpus) if s.median > 0 else 0.0,
-                peak_rss=rss,
-                peak_pss=pss,
-                transfer_seconds=ser * len(items) if b in ("process", "dask") else 0.0,
-                errors=errors,
+                efficiency=speedup / min(r.workers, cpus),
+                cpu_seconds=r.cpu_per_run,
+                cpu_utilisation=r.cpu_per_run / (s.median * cpus) if s.median > 0 else 0.0,
+                peak_rss=r.peak_rss,
+                peak_pss=r.peak_pss,
+                transfer_seconds=(
+                    transfer.seconds * len(items) if r.backend in ("process", "dask") else 0.0
+                ),
+                errors=r.errors,
             )
         )
     name = getattr(fn, "__qualname__", repr(fn))
-    best_label, ties, verdict, code = decide(measurements, len(items), name)
+    methods = sorted({r.start_method for r in raw if r.start_method})
+    machine = machine_facts(start_method=", ".join(methods) or None)
+    best_label, ties, verdict, code = decide(
+        measurements, len(items), name, gil_enabled=machine["gil_enabled"]
+    )
+    warnings = [*failed, *(line for m in measurements for line in checks(m.label, m.summary))]
+    warnings += [
+        f"{m.label}: {m.errors} of {len(items)} items failed" for m in measurements if m.errors
+    ]
     return Comparison(
         function=name,
         items=len(items),
@@ -240,8 +287,9 @@ def compare(
         ties=ties,
         verdict=verdict,
         code=code,
-        arg_bytes=arg_b,
-        result_bytes=res_b,
-        serialize_per_task=ser,
-        machine=machine_facts(),
+        arg_bytes=transfer.arg_bytes,
+        result_bytes=transfer.result_bytes,
+        serialize_per_task=transfer.seconds,
+        machine=machine,
+        warnings=tuple(warnings),
     )

@@ -11,6 +11,8 @@ from poolwise.comparison._record import Measurement
 from poolwise.measure._stats import differ
 
 _SIMPLER = {"serial": 0, "thread": 1, "process": 2, "dask": 3}
+TOO_LITTLE = 0.005  # seconds: a serial run this short is too little work for a pool to pay
+BUSY = 0.5  # share of one CPU the serial run keeps busy, above which it computes (not waits)
 
 
 def _code(m: Measurement, name: str) -> str:
@@ -20,9 +22,21 @@ def _code(m: Measurement, name: str) -> str:
 
 
 def decide(
-    measurements: Sequence[Measurement], n_items: int, name: str = "fn"
+    measurements: Sequence[Measurement],
+    n_items: int,
+    name: str = "fn",
+    *,
+    gil_enabled: bool = True,
 ) -> tuple[str, tuple[str, ...], str, str]:
-    """(best label or "", labels tied with it, the explanation, the line of code)."""
+    """(best label or "", the labels not significantly different from it, the explanation,
+    the line of code).
+
+    The fastest configuration and every one not significantly slower form a group; the
+    simplest of the group wins (serial, then threads, then processes; fewer workers), unless
+    the fastest or the winner is noisy and the group spans backends: then it is too noisy to decide.
+    The explanation only states what the numbers show (a GIL-bound function is one whose
+    serial run keeps a CPU busy and which threads do not speed up).
+    """
     fastest = min(measurements, key=lambda m: m.summary.median)
     ties = [m for m in measurements if m is not fastest and not differ(fastest.times, m.times)]
     # among configurations that are not significantly slower, the simplest one wins
@@ -32,7 +46,16 @@ def decide(
     threads = [m for m in measurements if m.backend == "thread"]
     procs = [m for m in measurements if m.backend == "process"]
     backends_in_tie = {m.backend for m in group}
-    if fastest.summary.noisy and len(backends_in_tie) > 1 and best is not fastest:
+    if serial.summary.median < TOO_LITTLE:
+        verdict = (
+            f"serial: the whole serial run takes {serial.summary.median * 1e3:.2f} ms, too "
+            "little work for a pool to pay off (differences this small are mostly noise; "
+            f"fastest measured: {fastest.label})."
+        )
+        tied = tuple(m.label for m in group if m is not serial)
+        return "serial", tied, verdict, _code(serial, name)
+    noisy = fastest.summary.noisy or best.summary.noisy
+    if noisy and len(backends_in_tie) > 1 and best is not fastest:
         verdict = (
             f"too noisy to decide: {', '.join(m.label for m in group)} are within each other's "
             f"spread ({fastest.summary.spread:.0%} for the fastest); run again on a quieter "
@@ -52,13 +75,16 @@ def decide(
         parts.append(f"{best.label} is {best.speedup:.1f}x faster than serial")
     if threads:
         bt = max(threads, key=lambda m: m.speedup)
-        if bt.speedup < 1.2:
-            parts.append(f"the function holds the GIL: threads gave {bt.speedup:.1f}x at best")
-        else:
+        busy = serial.cpu_seconds / serial.summary.median if serial.summary.median > 0 else 0.0
+        if bt.speedup >= 1.2:
             parts.append(
                 f"threads gave {bt.speedup:.1f}x ({bt.label}): the function releases "
                 "the GIL or waits"
             )
+        elif busy >= BUSY and gil_enabled:
+            parts.append(f"the function holds the GIL: threads gave {bt.speedup:.1f}x at best")
+        else:
+            parts.append(f"threads gave {bt.speedup:.1f}x at best")
     if procs and best.backend == "process":
         per_item_serial = serial.summary.median / n_items
         per_item_best = best.summary.median / n_items
@@ -78,5 +104,6 @@ def decide(
     if ties and best is not fastest:
         parts.append(f"{fastest.label} measured faster but not significantly")
     elif ties:
-        parts.append(f"not significantly different: {', '.join(m.label for m in ties)}")
-    return best.label, tuple(m.label for m in ties), "; ".join(parts) + ".", _code(best, name)
+        parts.append(f"as fast within the noise: {', '.join(m.label for m in ties)}")
+    tied = tuple(m.label for m in group if m is not best)
+    return best.label, tied, "; ".join(parts) + ".", _code(best, name)
