@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 
 from poolwise.cli import main
+from poolwise.cli._compare import _done_indices
+from tests.crashers import CrashOn
 
 ROOT = Path(__file__).parent.parent
+CRASH_ON_3 = CrashOn(3)  # kills its worker on item 3
 
 
 @pytest.mark.parametrize(
@@ -37,11 +40,18 @@ def test_errors_are_one_line_and_status_2(
     assert err.count("\n") == 1 and message in err
 
 
-def test_empty_input_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    f = tmp_path / "empty.jsonl"
-    f.write_text("\n")
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("\n", "the input is empty"), ('1\n{"a": \n', "data.jsonl:2: not a JSON line")],
+)
+def test_items_file_errors(
+    content: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "data.jsonl"
+    f.write_text(content)
     assert main(["compare", "tests.helpers:double", "--items-file", str(f)]) == 2
-    assert "the input is empty" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
 
 
 def test_compare_prints_and_writes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -136,3 +146,32 @@ def test_run_killed_midway_then_resumed_has_every_item_once(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     indices = [json.loads(x)["index"] for x in out.read_text().splitlines()]
     assert sorted(indices) == list(range(n))  # every item, exactly once
+
+
+def test_a_crashed_worker_is_an_error_line_for_its_item(tmp_path: Path) -> None:
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text("\n".join(str(i) for i in range(8)) + "\n")
+    argv = ["run", "tests.test_cli_compare:CRASH_ON_3", "--items-file", str(src)]
+    assert main([*argv, "--output", str(out), "--backend", "process", "--workers", "2"]) == 0
+    lines = {r["index"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert sorted(lines) == list(range(8))
+    assert lines[3]["error"].startswith("WorkerCrashed") and lines[4]["result"] == 4
+
+
+def test_a_record_without_its_newline_is_cut_and_run_again(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    whole = '{"index": 0, "result": 0}\n{"index": 1, "result": 2}\n'
+    out.write_text(whole + '{"index": 2, "result": 4}')  # killed before the newline
+    assert _done_indices(out) == {0, 1}
+    assert out.read_text() == whole
+
+
+def test_a_bad_line_in_the_items_file_is_an_error_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text("1\n2\nnot json\n")
+    argv = ["run", "tests.helpers:double", "--items-file", str(src), "--output", str(out)]
+    assert main(argv) == 2
+    assert "in.jsonl:3: not a JSON line" in capsys.readouterr().err
+    assert not out.exists()

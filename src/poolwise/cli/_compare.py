@@ -52,6 +52,8 @@ def register(sub: Any) -> None:
         "--backend", default="auto", choices=["auto", "serial", "thread", "process", "dask"]
     )
     r.add_argument("--workers", type=int)
+    r.add_argument("--timeout", type=float, help="seconds each item may run (then an error line)")
+    r.add_argument("--retries", type=int, default=0, help="runs again an item that crashed")
     r.add_argument("--resume", action="store_true", help="skip items already in the output")
     r.set_defaults(handler=_run)
 
@@ -98,6 +100,8 @@ class _Indexed:
 
     def __init__(self, fn: Any) -> None:
         self.fn = fn
+        # where ``fn`` comes from decides how the transport pickles it (by value from __main__)
+        self.__module__ = getattr(fn, "__module__", None) or __name__
 
     def __call__(self, pair: tuple[int, Any]) -> dict[str, Any]:
         index, item = pair
@@ -108,21 +112,44 @@ class _Indexed:
 
 
 def _done_indices(path: Path) -> set[int]:
-    """Indices already written; a torn last line (a run killed mid-write) is dropped."""
+    """Indices already written. What follows the last whole line (a run killed in mid-write
+    leaves a torn line, or a whole record without its newline) is cut off: that item runs
+    again, and the next record starts on a line of its own."""
     done: set[int] = set()
     if not path.exists():
         return done
     good_end = 0
     with path.open("rb") as fh:
         for raw in fh:
+            if not raw.endswith(b"\n"):
+                break
             try:
                 done.add(int(json.loads(raw)["index"]))
-                good_end += len(raw)
             except (ValueError, KeyError, TypeError):
                 break
-    with path.open("rb+") as fh:  # cut what follows the last whole line
+            good_end += len(raw)
+    with path.open("rb+") as fh:
         fh.truncate(good_end)
     return done
+
+
+def _line(record: Any) -> str:
+    """One output line; a worker's failure (crash, timeout) arrives as a Failure."""
+    import poolwise
+
+    if isinstance(record, poolwise.Failure):
+        index = record.item[0]
+        exc = record.exception
+        return json.dumps({"index": index, "error": f"{type(exc).__name__}: {exc}"})
+    try:
+        return json.dumps(record)
+    except (TypeError, ValueError):
+        return json.dumps(
+            {
+                "index": record["index"],
+                "error": "the result is not JSON-serializable: " + repr(record.get("result"))[:200],
+            }
+        )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -131,33 +158,33 @@ def _run(args: argparse.Namespace) -> int:
 
     fn = load_function(args.function)
     src, out = Path(args.items_file), Path(args.output)
-    items = list(iter_jsonl(src))
-    if not items:
+    total = sum(1 for _ in iter_jsonl(src))  # a bad line is an error before any work
+    if not total:
         raise UsageError(f"{src}: no items: the file has no JSON lines")
-    done = _done_indices(out) if args.resume else set()
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
     if out.exists() and not args.resume and out.stat().st_size:
         raise UsageError(f"{out} exists: pass --resume to continue it, or remove it")
-    todo = [(i, x) for i, x in enumerate(items) if i not in done]
-    bar = Progress(len(todo), "poolwise run")
+    done = _done_indices(out) if args.resume else set()
+    todo = ((i, x) for i, x in enumerate(iter_jsonl(src)) if i not in done)
+    left = total - len(done & set(range(total)))
+    bar = Progress(left, "poolwise run")
     try:
         with out.open("a", encoding="utf-8") as fh:
             for record in poolwise.imap(
-                _Indexed(fn), todo, backend=args.backend, workers=args.workers, ordered=False
+                _Indexed(fn),
+                todo,
+                backend=args.backend,
+                workers=args.workers,
+                ordered=False,
+                on_error="return",
+                timeout=args.timeout,
+                retries=args.retries,
             ):
-                try:
-                    line = json.dumps(record)
-                except TypeError:
-                    line = json.dumps(
-                        {
-                            "index": record["index"],
-                            "error": "the result is not JSON-serializable: "
-                            + repr(record.get("result"))[:200],
-                        }
-                    )
-                fh.write(line + "\n")
+                fh.write(_line(record) + "\n")
                 fh.flush()
                 bar.advance()
     finally:
         bar.close()
-    print(f"{len(todo)} items done ({len(done)} were already in {out})", file=sys.stderr)
+    print(f"{left} items done ({total - left} were already in {out})", file=sys.stderr)
     return 0
