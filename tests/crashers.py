@@ -6,6 +6,7 @@ Every helper is module-level so that worker processes can import it under any st
 from __future__ import annotations
 
 import ctypes
+import faulthandler
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ def _die(how: str) -> None:
     elif how == "sigkill":
         os.kill(os.getpid(), signal.SIGKILL)
     elif how == "segfault":
+        faulthandler.disable()  # inherited from pytest through fork: keep the log quiet
         ctypes.string_at(0)
     raise AssertionError(how)
 
@@ -175,3 +177,34 @@ def announce_then_wait(started: str, gate: str) -> str:
     """Touch `started`, then block until `gate` exists."""
     Path(started).touch()
     return wait_for(gate)
+
+
+def announce_pid_then_wait(directory: str, gate: str) -> None:
+    """An initializer: write a file named after this worker's pid, then wait for `gate`."""
+    Path(directory, str(os.getpid())).touch()
+    wait_for(gate)
+
+
+def wait_for_new_file(directory: str, known: set[str]) -> str:
+    """Block until a file not in `known` appears in `directory`; return its name."""
+    while True:
+        new = set(os.listdir(directory)) - known
+        if new:
+            return new.pop()
+        time.sleep(0.005)
+
+
+def big_result_after(gate: str) -> bytes:
+    """Waits for `gate`, then returns 4 MB: more than a socket buffer holds."""
+    wait_for(gate)
+    return b"x" * (4 << 20)
+
+
+def with_big_closure(size: int) -> Any:
+    """A task whose pickled function is `size` bytes (a table it closes over)."""
+    table = b"y" * size
+
+    def task(x: int) -> int:
+        return len(table) + x
+
+    return task

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
 
 import poolwise as pw
+from tests import crashers
 from tests.crashers import CrashOn, CrashOnceOn, identity
 from tests.outcomes import assert_exactly_once
 
@@ -96,3 +99,73 @@ def test_retries_give_up_after_n_attempts() -> None:
         on_error="return",
     )
     assert_exactly_once(out, 10, {4: pw.WorkerCrashed})
+
+
+def test_a_worker_killed_before_it_is_ready_fails_no_task(tmp_path: Path) -> None:
+    # Each worker announces itself from its initializer and waits there; we kill two in turn.
+    # A worker that is not ready holds no task, so no task is charged with those deaths.
+    started, gate = tmp_path / "started", tmp_path / "gate"
+    started.mkdir()
+    with pw.Executor(
+        backend="process",
+        workers=1,
+        initializer=crashers.announce_pid_then_wait,
+        initargs=(str(started), str(gate)),
+    ) as ex:
+        futures = [ex.submit(identity, i) for i in range(3)]
+        known: set[str] = set()
+        for _ in range(2):
+            pid = crashers.wait_for_new_file(str(started), known)
+            known.add(pid)
+            os.kill(int(pid), signal.SIGKILL)
+        crashers.wait_for_new_file(str(started), known)
+        gate.touch()
+        assert [f.result(timeout=60) for f in futures] == [0, 1, 2]
+
+
+def test_the_message_names_item_pid_and_exit() -> None:
+    out = pw.map(CrashOn(3), range(6), backend="process", workers=2, on_error="return")
+    err = out[3].exception
+    assert str(err) == f"worker pid {err.pid} exited with code 1 while running item 3"
+
+
+@pytest.mark.parametrize("how", ["exit", "sigkill"])
+def test_crashes_under_forkserver(how: str) -> None:
+    out = pw.map(
+        CrashOn(4, how),
+        range(10),
+        backend="process",
+        workers=2,
+        start_method="forkserver",
+        on_error="return",
+    )
+    assert_exactly_once(out, 10, {4: pw.WorkerCrashed})
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_imap_delivers_each_task_once_around_a_crash(ordered: bool) -> None:
+    out = list(
+        pw.imap(
+            CrashOn(13),
+            iter(range(40)),
+            backend="process",
+            workers=2,
+            chunksize=4,
+            ordered=ordered,
+            on_error="return",
+        )
+    )
+    values = sorted(r for r in out if not isinstance(r, pw.Failure))
+    failures = [r for r in out if isinstance(r, pw.Failure)]
+    assert values == [x for x in range(40) if x != 13]
+    assert [(f.index, type(f.exception)) for f in failures] == [(13, pw.WorkerCrashed)]
+
+
+def test_executor_map_with_batches_raises_at_the_crashed_item() -> None:
+    with pw.Executor(backend="process", workers=2) as ex:
+        it = ex.map(CrashOn(25), range(60), chunksize=10)
+        got = [next(it) for _ in range(25)]
+        with pytest.raises(pw.WorkerCrashed, match="item 25"):
+            next(it)
+        assert got == list(range(25))
+        assert list(ex.map(identity, range(30), chunksize=10)) == list(range(30))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -11,9 +12,18 @@ from tests import crashers
 from tests.outcomes import assert_exactly_once
 
 
+def _generator() -> Iterator[int]:
+    yield 1
+
+
+@pytest.mark.parametrize(
+    ("bad", "type_name"), [(threading.Lock, "_thread.lock"), (_generator, "generator")]
+)
 @pytest.mark.parametrize("chunksize", [1, 3, None])
-def test_an_unpicklable_argument_fails_its_task_naming_the_type(chunksize: int | None) -> None:
-    items = [0, 1, threading.Lock(), 3, 4]
+def test_an_unpicklable_argument_fails_its_task_naming_the_type(
+    chunksize: int | None, bad: Callable[[], object], type_name: str
+) -> None:
+    items = [0, 1, bad(), 3, 4]
     out = pw.map(
         crashers.identity,
         items,
@@ -26,12 +36,20 @@ def test_an_unpicklable_argument_fails_its_task_naming_the_type(chunksize: int |
     failure = out[2]
     assert isinstance(failure, pw.Failure) and isinstance(failure.exception, pw.PicklingError)
     message = str(failure.exception)
-    assert "_thread.lock" in message and "argument (item 2)" in message
+    assert type_name in message and "argument (item 2)" in message
     assert 'backend="thread"' in message
 
 
-def test_an_unpicklable_result_fails_its_task() -> None:
-    out = pw.map(crashers.return_a_lock, range(5), backend="process", workers=2, on_error="return")
+@pytest.mark.parametrize("chunksize", [1, None])
+def test_an_unpicklable_result_fails_its_task(chunksize: int | None) -> None:
+    out = pw.map(
+        crashers.return_a_lock,
+        range(5),
+        backend="process",
+        workers=2,
+        chunksize=chunksize,
+        on_error="return",
+    )
     assert_exactly_once(out, 5, {2: pw.PicklingError})
     assert "result" in str(out[2].exception) and "lock" in str(out[2].exception)
 

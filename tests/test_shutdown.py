@@ -93,3 +93,14 @@ def test_terminate_stops_at_once(tmp_path: Path) -> None:
     assert all(f.done() for f in futures)
     for pid in pids:
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+
+
+@pytest.mark.parametrize("backend", ["serial", "thread", "process"])
+def test_submit_after_shutdown_raises(backend: str) -> None:
+    ex = pw.Executor(backend=backend, workers=1)
+    assert ex.submit(crashers.identity, 1).result() == 1
+    ex.shutdown()
+    with pytest.raises(pw.ShutdownError):
+        ex.submit(crashers.identity, 2)
+    with pytest.raises(pw.ShutdownError):
+        ex.map(crashers.identity, range(3))

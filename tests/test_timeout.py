@@ -92,3 +92,29 @@ def test_retries_after_a_timeout(tmp_path: Path) -> None:
 def test_raise_mode_raises_task_timeout() -> None:
     with pytest.raises(pw.TaskTimeout, match="item 0"):
         pw.map(HangOn(0), range(3), backend="process", workers=1, timeout=0.3)
+
+
+def test_thread_timeout_with_retries_runs_the_task_again(tmp_path: Path) -> None:
+    marker = str(tmp_path / "hung-once")
+    gate = threading.Event()
+
+    def task(x: int) -> int:
+        if x == 2 and not Path(marker).exists():
+            Path(marker).touch()
+            gate.wait(60)
+        return x
+
+    try:
+        out = pw.map(task, range(6), backend="thread", workers=2, timeout=0.3, retries=1)
+    finally:
+        gate.set()
+    assert out == list(range(6))
+
+
+def test_process_timeout_in_a_batch_on_one_worker() -> None:
+    with pw.Executor(backend="process", workers=1, timeout=0.4) as ex:
+        it = ex.map(HangOn(6), range(10), chunksize=5)
+        assert [next(it) for _ in range(6)] == list(range(6))
+        with pytest.raises(pw.TaskTimeout, match="item 6"):
+            next(it)
+        assert list(ex.map(HangOn(-1), range(10), chunksize=5)) == list(range(10))

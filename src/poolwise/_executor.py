@@ -427,7 +427,11 @@ class Executor(cf.Executor):
             return
         self._backend.wake()
         if wait:
-            thread.join()
+            try:
+                thread.join()
+            except BaseException:  # Ctrl-C while waiting (at a with block's exit): stop now
+                self.terminate()
+                raise
 
     def terminate(self) -> None:
         """Stop at once: cancel everything, kill process workers, abandon running threads."""

@@ -23,10 +23,12 @@ the parent; the parent chooses the worker for each batch. A worker that dies mid
 leaves only its own pipe torn, and that pipe is discarded with it. The slot a worker writes its
 progress into is one word per field, written only by that worker and read without a lock.
 
-Why batches never deadlock the pipes: a batch goes to a worker that is idle (it is blocked
-reading), or, for a second "pipelined" batch, only when both messages are small enough to sit
+Why batches never deadlock the pipes: a batch goes to a worker that is ready and idle (it is
+blocked reading), or, for a second "pipelined" batch, only when both messages (each counted
+with the job's pickled function when that worker has not had it yet) are small enough to sit
 in the socket buffer; the parent therefore never blocks on a write while a worker blocks on
-writing its result back.
+writing its result back. A worker that is not ready yet is sent nothing, so one that dies
+while starting (killed from outside, say) holds no task that would be charged with it.
 
 Start method (``start_method=None``): ``fork`` while this process runs a single thread and we
 are on the main thread (fast: ~10 ms to a first result, and safe, since no other thread can
@@ -196,6 +198,7 @@ class ProcessBackend(Backend):
         self._ensure_started()
         while wait and not all(w.ready for w in self._pool):
             self._outcomes.extend(self._poll_once(None))
+        self._dispatch()
 
     def _spawn(self) -> None:
         method = choose_start_method(self._start_method)
@@ -307,7 +310,7 @@ class ProcessBackend(Backend):
     def _dispatch(self) -> None:
         while self._pending:
             batch, message = self._pending[0]
-            worker = self._pick_worker(len(message))
+            worker = self._pick_worker(batch.job, len(message))
             if worker is None:
                 return
             self._pending.popleft()
@@ -318,24 +321,35 @@ class ProcessBackend(Backend):
                 batch, message = head, _repickle(head)
             self._send(worker, batch, message)
 
-    def _pick_worker(self, size: int) -> _Worker | None:
+    def _pick_worker(self, job: Job, size: int) -> _Worker | None:
+        """A ready, idle worker, else one running a single batch when what we would write
+        (the job's function too, if that worker has not had it) fits in the socket buffer."""
         second = None
+        blob = 0
         for w in self._pool:
-            if w.retiring or w.dead:
+            # a worker not yet ready holds nothing: if it dies starting (killed from outside,
+            # say), no task is charged with a crash it had no part in
+            if w.retiring or w.dead or not w.ready:
                 continue
-            if not w.inflight and (w.ready or size <= _PIPELINE_BYTES):
+            if job.id not in w.jobs and not blob:
+                blob = len(self._job_blob(job))
+            need = size if job.id in w.jobs else size + blob
+            if not w.inflight:
                 return w
             if (
                 second is None
                 and len(w.inflight) == 1
-                and size <= _PIPELINE_BYTES
+                and need <= _PIPELINE_BYTES
                 and w.inflight[0][1] <= _PIPELINE_BYTES
             ):
                 second = w
         return second
 
     def _send(self, w: _Worker, batch: Batch, message: bytes) -> None:
-        w.inflight.append((batch, len(message)))
+        size = len(message)
+        if batch.job.id not in w.jobs:
+            size += len(self._job_blob(batch.job))
+        w.inflight.append((batch, size))
         w.assigned += len(batch)
         try:
             if batch.job.id not in w.jobs:
