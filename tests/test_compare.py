@@ -24,15 +24,30 @@ def nap(x: int) -> int:
     return x
 
 
+def others_busy() -> float:
+    """Share of the machine's CPUs other programs keep busy now (this process is idle)."""
+    import psutil
+
+    return float(psutil.cpu_percent(interval=0.3)) / 100
+
+
 def test_real_cpu_bound_ranks_processes_first() -> None:
     if pw.usable_cpus() < 2:
         pytest.skip("one usable CPU: processes cannot win")
-    # a measurement of real parallelism: another program busy on the CPUs can hide it, so
-    # up to three attempts; it fails if processes never come first
-    for _ in range(3):
+    # a measurement of real parallelism: another program busy on the CPUs (a test suite
+    # running beside this one) hides it, so an attempt counts only when the machine was quiet
+    # as it began; up to five attempts a moment apart
+    counted, busy = 0, 0.0
+    for attempt in range(5):
+        if attempt:
+            time.sleep(1.0)
+        busy = others_busy()
         c = pw.compare(spin, range(24), backends=("serial", "process"), workers=[2], repeat=5)
         if c.best == "process x2":
-            break
+            return
+        counted += busy < 0.3
+    if not counted:
+        pytest.skip(f"other programs kept {busy:.0%} of the CPUs busy at every attempt")
     assert c.best == "process x2", str(c)
 
 

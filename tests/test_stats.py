@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from poolwise.measure._stats import checks, differ, mann_whitney_p, summarize
+from poolwise.measure._stats import (
+    checks,
+    differ,
+    mann_whitney_p,
+    summarize,
+    without_outliers,
+)
 
 
 def test_summary_median_mad_and_outliers() -> None:
@@ -59,3 +65,15 @@ def test_checks_name_noise_and_outliers() -> None:
     assert len(lines) == 1 and lines[0].startswith("thread x2: the spread (MAD) is")
     lines = checks("process x2", summarize([1.0, 1.1, 0.9, 1.0, 5.0]))
     assert lines == ["process x2: 1 of 5 timings are outliers (more than 3.5 MADs from the median)"]
+
+
+def test_an_outlier_does_not_hide_a_clear_difference() -> None:
+    slow = [0.76, 0.788, 0.82]
+    fast = [0.384, 0.41, 0.434, 0.45, 0.775]  # one run disturbed by another program
+    assert mann_whitney_p(slow, fast) > 0.05
+    assert without_outliers(fast) == [0.384, 0.41, 0.434, 0.45]
+    assert differ(slow, fast)
+
+
+def test_without_outliers_keeps_a_tight_sample() -> None:
+    assert without_outliers([1.0, 1.0, 1.0]) == [1.0, 1.0, 1.0]

@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
     p.add_argument("--workers", nargs="+", type=int, help="worker counts (default: a ladder)")
     p.add_argument("--sample", type=int, help="use only the first N items")
     p.add_argument("--repeat", type=int, help="runs per configuration (default: until stable)")
-    p.add_argument("--budget", type=float, help="seconds for the whole comparison (default 25)")
+    p.add_argument("--budget", type=float, help="seconds for the whole comparison (default 20)")
     p.add_argument("--json", metavar="PATH", help="write the comparison as JSON")
     p.add_argument("--html", metavar="PATH", help="write a self-contained HTML report")
     p.set_defaults(handler=_compare)

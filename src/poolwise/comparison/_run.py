@@ -28,7 +28,8 @@ from poolwise.measure._repeat import repeat_until_stable
 from poolwise.measure._sampler import Sampler
 from poolwise.measure._stats import checks, summarize
 
-DEFAULT_BUDGET = 25.0  # seconds for a whole default comparison (goal: under 30 s in all)
+DEFAULT_BUDGET = 20.0  # seconds for a whole default comparison (goal: under 30 s in all,
+# start-ups, warm-ups and the last run of each configuration included, on a busy machine)
 BACKENDS = ("serial", "thread", "process", "dask")
 TRANSFER_SAMPLE = 20  # items pickled to estimate the bytes and time per task
 RESULT_SAMPLE = 5  # items computed in the parent for their results' size
@@ -182,7 +183,7 @@ def compare(
             usable CPUs (1, 2, 4, ... up to 2x the CPUs for processes, 32 for threads).
         sample: use only the first ``sample`` items.
         repeat: timed runs per configuration (default: until stable, within the budget).
-        budget: seconds for the whole comparison (default 25; pool start-ups come on top).
+        budget: seconds for the whole comparison (default 20; pool start-ups come on top).
         progress: called as ``progress(label, done, total)`` before each configuration and
             once at the end with ``"done"``.
 

@@ -32,14 +32,29 @@ class Summary:
         return self.spread > NOISY_SPREAD
 
 
+OUTLIER_Z = 3.5  # robust z-score (MAD scaled to a standard deviation) beyond which a value is
+# an outlier, as in Iglewicz and Hoaglin's modified z-score
+
+
+def _is_outlier(v: float, med: float, mad: float) -> bool:
+    scale = 1.4826 * mad
+    return scale > 0 and abs(v - med) / scale > OUTLIER_Z
+
+
 def summarize(values: Sequence[float]) -> Summary:
     if not values:
         raise ValueError("no timings to summarize")
     med = statistics.median(values)
     mad = statistics.median(abs(v - med) for v in values)
-    scale = 1.4826 * mad
-    outliers = sum(1 for v in values if scale > 0 and abs(v - med) / scale > 3.5)
+    outliers = sum(1 for v in values if _is_outlier(v, med, mad))
     return Summary(med, min(values), max(values), mad, len(values), outliers)
+
+
+def without_outliers(values: Sequence[float]) -> list[float]:
+    """``values`` less its outliers (a run disturbed by another program, say)."""
+    med = statistics.median(values)
+    mad = statistics.median(abs(v - med) for v in values)
+    return [v for v in values if not _is_outlier(v, med, mad)]
 
 
 def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
@@ -78,9 +93,9 @@ def differ(
 
     The medians must differ by more than ``min_effect``, and either the Mann-Whitney test
     rejects at ``alpha``, or (for the few repeats a benchmark can afford, where that test
-    cannot reject: 3 against 3 values give p >= 0.1) the two ranges do not overlap and the
-    difference is more than three times the larger relative spread (MAD). A single value on
-    either side only counts when the difference exceeds 25%.
+    cannot reject: 3 against 3 values give p >= 0.1) the two ranges, outliers left out, do not
+    overlap and the difference is more than three times the larger relative spread (MAD). A
+    single value on either side only counts when the difference exceeds 25%.
     """
     sa, sb = summarize(a), summarize(b)
     lo = min(sa.median, sb.median)
@@ -91,7 +106,8 @@ def differ(
         return effect > 0.25
     if mann_whitney_p(a, b) < alpha:
         return True
-    apart = sa.maximum < sb.minimum or sb.maximum < sa.minimum
+    ta, tb = without_outliers(a), without_outliers(b)
+    apart = max(ta) < min(tb) or max(tb) < min(ta)
     return apart and effect > 3 * max(sa.spread, sb.spread)
 
 
