@@ -129,10 +129,8 @@ def _run(
                 dispatcher.stop(run)
                 _raise_failure(index, err, collector.completed, total)
             if run.done:
-                if collector.ready or collector.fifo:
-                    continue
                 break
-            if backend.busy() == 0 and not run.done:
+            if backend.busy() == 0:
                 raise RuntimeError(  # a bug in poolwise: say so rather than hang
                     f"poolwise: nothing in flight but the run is not finished ({run.state()})"
                 )
