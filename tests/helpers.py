@@ -63,3 +63,25 @@ EMPTY: list[int] = []
 def sleep_and_return(seconds: float) -> float:
     time.sleep(seconds)
     return seconds
+
+
+_unpicklings: dict[str, int] = {}
+
+
+class CountsUnpickling:
+    """Counts, per process and tag, how often it is unpickled there (see :func:`unpicklings`)."""
+
+    def __init__(self, tag: str, payload: bytes = b"") -> None:
+        self.tag, self.payload = tag, payload
+
+    def __reduce__(self) -> tuple[Any, tuple[str, bytes]]:
+        return (_unpickled, (self.tag, self.payload))
+
+
+def _unpickled(tag: str, payload: bytes) -> CountsUnpickling:
+    _unpicklings[tag] = _unpicklings.get(tag, 0) + 1
+    return CountsUnpickling(tag, payload)
+
+
+def unpicklings(tag: str) -> int:
+    return _unpicklings.get(tag, 0)

@@ -153,6 +153,19 @@ def test_lambdas_and_closures_travel_once_per_job(client: Any) -> None:
 
 
 @shared
+@pytest.mark.parametrize("size", [10, 200_000], ids=["inline", "as-a-task"])
+def test_the_job_is_unpickled_once_per_worker_however_many_batches(client: Any, size: int) -> None:
+    tag = f"job-{size}"
+    marker = helpers.CountsUnpickling(tag, b"x" * size)  # small: inline; large: a task of its own
+    out = pw.map(lambda x: (x, marker.tag), range(400), backend="dask", client=client, chunksize=4)
+    assert out == [(x, tag) for x in range(400)]  # 100 batches
+    counts = client.run(helpers.unpicklings, tag)
+    assert sum(counts.values()) >= 1
+    assert all(n <= 1 for n in counts.values()), counts
+    assert released(client)
+
+
+@shared
 def test_initializer_runs_in_every_worker_before_its_tasks(client: Any) -> None:
     out = pw.map(
         helpers.get_initialized,
@@ -260,6 +273,10 @@ def test_own_local_cluster_with_dashboard_is_closed_on_shutdown() -> None:
         pids = ex.worker_pids()
         assert len(pids) == 1
         assert ex.submit(helpers.pid_of, 0).result() == pids[0]
+        # Dask's statistical profiler is off in our own workers (it slows pure-Python tasks)
+        callbacks = ex.client.run(lambda dask_worker: sorted(dask_worker.periodic_callbacks))
+        assert callbacks and all("profile" not in names for names in callbacks.values())
+        assert "heartbeat" in next(iter(callbacks.values()))
     deadline = time.monotonic() + 10
     while any(psutil.pid_exists(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.02)

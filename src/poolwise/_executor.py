@@ -22,7 +22,7 @@ from poolwise._dispatch import Dispatcher, JobRun
 from poolwise._errors import RemoteTraceback, ShutdownError
 from poolwise._options import check_function, resolve
 from poolwise.backends import create_backend
-from poolwise.backends._base import CallMode, Job, TaskError
+from poolwise.backends._base import Backend, CallMode, Job, TaskError
 
 _UNLIMITED = 1 << 62
 
@@ -188,9 +188,14 @@ class Executor(cf.Executor):
         return self._opts.workers
 
     @property
+    def client(self) -> Any:
+        """backend="dask": the ``distributed.Client`` in use, once started (else None)."""
+        return None if self._auto else getattr(self._backend, "client", None)
+
+    @property
     def dashboard_link(self) -> str | None:
         """The Dask dashboard's link (backend="dask", once started: see :meth:`start`)."""
-        return getattr(self._backend, "dashboard_link", None)
+        return None if self._auto else getattr(self._backend, "dashboard_link", None)
 
     def worker_pids(self) -> list[int]:
         """Process ids of the workers (empty for the serial and thread backends)."""
@@ -314,8 +319,13 @@ class Executor(cf.Executor):
                             value.__cause__ = RemoteTraceback(tb)
                             sink.queue.put(("err", i, value))
         job = self._job(fn, mode)
+        backend = Backend if self._auto else self._backend  # (auto, no items: the defaults)
         chunker = Chunker(
-            self._opts.workers, fixed=chunksize or self._opts.chunksize, per_item=job.per_item
+            self._opts.workers,
+            fixed=chunksize or self._opts.chunksize,
+            target=backend.batch_target,
+            batches_per_worker=backend.batches_per_worker,
+            per_item=job.per_item,
         )
         run = JobRun(
             job, items, sink, chunker, retries=self._opts.retries, owns_job=False, start=start

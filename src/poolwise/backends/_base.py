@@ -87,6 +87,12 @@ class Backend(ABC):
 
     name: ClassVar[str]
     workers: int
+    # the duration adaptive batching aims at: long enough to amortize what one batch costs
+    # to send, start and return on this backend
+    batch_target: ClassVar[float] = 0.02
+    # while the number of items left is known, batches stay small enough that each worker gets
+    # at least this many more (the tail stays balanced); fewer where a batch costs more
+    batches_per_worker: ClassVar[int] = 4
 
     @abstractmethod
     def start(self, wait: bool = True) -> None:
