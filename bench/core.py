@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import poolwise as pw
@@ -70,6 +71,16 @@ def median_time(
     return statistics.median(times)
 
 
+def interleaved(runners: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
+    """Median seconds of each runner, measured in turns, round after round: a shared machine
+    whose speed drifts during the run moves every runner's figure alike."""
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(repeat):
+        for name, fn in runners.items():
+            times[name].append(_timed(fn))
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
 def _pool(ctx: str = "fork") -> Any:
     return mp.get_context(ctx).Pool(W, initializer=set_spin, initargs=(_SPIN,))
 
@@ -90,24 +101,31 @@ def tiny_tasks(repeat: int) -> list[dict[str, Any]]:
             }
         )
 
-    row("plain loop", "-", median_time(lambda: [tiny(x) for x in items], repeat))
+    good = n // (4 * W)
+    ctx = mp.get_context("fork")
 
     def pool_cold() -> None:
         with _pool() as p:
             p.map(tiny, items)
 
-    row("multiprocessing.Pool.map", "cold", median_time(pool_cold, repeat))
-    with _pool() as p:
-        p.map(tiny, range(10))
-        row("multiprocessing.Pool.map", "warm", median_time(lambda: p.map(tiny, items), repeat))
-    good = n // (4 * W)
-    ctx = mp.get_context("fork")
-
     def ppe_cold() -> None:
         with cf.ProcessPoolExecutor(W, mp_context=ctx) as ex:
             list(ex.map(tiny, items, chunksize=good))
 
-    row(f"ProcessPoolExecutor chunksize={good}", "cold", median_time(ppe_cold, repeat))
+    cold = interleaved(
+        {
+            "plain loop": lambda: [tiny(x) for x in items],
+            "multiprocessing.Pool.map": pool_cold,
+            f"ProcessPoolExecutor chunksize={good}": ppe_cold,
+            "poolwise.map (process)": lambda: pw.map(tiny, items, backend="process", workers=W),
+        },
+        3 * repeat,  # short runs: more rounds
+    )
+    for name, seconds in cold.items():
+        row(name, "-" if name == "plain loop" else "cold", seconds)
+    with _pool() as p:
+        p.map(tiny, range(10))
+        row("multiprocessing.Pool.map", "warm", median_time(lambda: p.map(tiny, items), repeat))
     with cf.ProcessPoolExecutor(W, mp_context=ctx) as ex:
         list(ex.map(tiny, range(10)))
         row(
@@ -122,11 +140,6 @@ def tiny_tasks(repeat: int) -> list[dict[str, Any]]:
             median_time(lambda: list(ex.map(tiny, small)), max(1, repeat // 2)),
             len(small),
         )
-    row(
-        "poolwise.map (process)",
-        "cold",
-        median_time(lambda: pw.map(tiny, items, backend="process", workers=W), repeat),
-    )
     with pw.Executor(backend="process", workers=W) as pex:
         pex.start()
         list(pex.map(tiny, range(10)))
@@ -156,7 +169,32 @@ def tiny_tasks(repeat: int) -> list[dict[str, Any]]:
 
 def cpu_tasks(repeat: int) -> list[dict[str, Any]]:
     items = list(range(64))
-    serial = median_time(lambda: [spin(x) for x in items], max(1, repeat // 2))
+    ctx = mp.get_context("fork")
+
+    def pool_cold() -> None:
+        with _pool() as p:
+            p.map(spin, items)
+
+    def ppe_cold() -> None:
+        with cf.ProcessPoolExecutor(
+            W, mp_context=ctx, initializer=set_spin, initargs=(_SPIN,)
+        ) as ex:
+            list(ex.map(spin, items))
+
+    # the serial loop takes its turn among the cold runners, so that its time (the baseline of
+    # every efficiency) is measured under the same conditions
+    cold = interleaved(
+        {
+            "plain loop": lambda: [spin(x) for x in items],
+            "multiprocessing.Pool.map": pool_cold,
+            "ProcessPoolExecutor chunksize=1": ppe_cold,
+            "poolwise.map (process)": lambda: pw.map(
+                spin, items, backend="process", workers=W, initializer=set_spin, initargs=(_SPIN,)
+            ),
+        },
+        repeat,
+    )
+    serial = cold.pop("plain loop")
     rows: list[dict[str, Any]] = []
 
     def row(name: str, mode: str, seconds: float) -> None:
@@ -179,47 +217,27 @@ def cpu_tasks(repeat: int) -> list[dict[str, Any]]:
             "efficiency": 1.0 / W,
         }
     )
-
-    def pool_cold() -> None:
-        with _pool() as p:
-            p.map(spin, items)
-
-    row("multiprocessing.Pool.map", "cold", median_time(pool_cold, repeat))
-    with _pool() as p:
+    for name, seconds in cold.items():
+        row(name, "cold", seconds)
+    with (
+        _pool() as p,
+        pw.Executor(backend="process", workers=W, initializer=set_spin, initargs=(_SPIN,)) as pex,
+    ):
         p.map(tiny, range(10))
-        row("multiprocessing.Pool.map", "warm", median_time(lambda: p.map(spin, items), repeat))
-        row(
-            "multiprocessing.Pool.map chunksize=1",
-            "warm",
-            median_time(lambda: p.map(spin, items, chunksize=1), repeat),
-        )
-    ctx = mp.get_context("fork")
-
-    def ppe_cold() -> None:
-        with cf.ProcessPoolExecutor(
-            W, mp_context=ctx, initializer=set_spin, initargs=(_SPIN,)
-        ) as ex:
-            list(ex.map(spin, items))
-
-    row("ProcessPoolExecutor chunksize=1", "cold", median_time(ppe_cold, repeat))
-    row(
-        "poolwise.map (process)",
-        "cold",
-        median_time(
-            lambda: pw.map(
-                spin, items, backend="process", workers=W, initializer=set_spin, initargs=(_SPIN,)
-            ),
-            repeat,
-        ),
-    )
-    with pw.Executor(backend="process", workers=W, initializer=set_spin, initargs=(_SPIN,)) as pex:
         pex.start()
         list(pex.map(tiny, range(10)))
-        row(
-            "poolwise Executor.map (process)",
-            "warm",
-            median_time(lambda: list(pex.map(spin, items)), repeat),
+        warm = interleaved(
+            {
+                "plain loop": lambda: [spin(x) for x in items],
+                "multiprocessing.Pool.map": lambda: p.map(spin, items),
+                "multiprocessing.Pool.map chunksize=1": lambda: p.map(spin, items, chunksize=1),
+                "poolwise Executor.map (process)": lambda: list(pex.map(spin, items)),
+            },
+            repeat,
         )
+    serial = warm.pop("plain loop")  # the warm runners' own baseline, measured among them
+    for name, seconds in warm.items():
+        row(name, "warm", seconds)
     return rows
 
 
@@ -241,9 +259,19 @@ FIRST_RESULT = {
 }
 
 
+def compile_poolwise() -> None:
+    """Write poolwise's bytecode, as ``pip install`` does: an editable install under
+    PYTHONDONTWRITEBYTECODE=1 (set on this machine) would otherwise compile every module from
+    source in each fresh interpreter (about 6 ms), while the standard library's is compiled."""
+    import compileall
+
+    compileall.compile_dir(str(Path(pw.__file__).parent), quiet=1)
+
+
 def first_result(repeat: int) -> list[dict[str, Any]]:
     """Each in a fresh interpreter, as a user's script starts: no threads yet, modules
     imported (the time to import them is not counted), the clock around the pool alone."""
+    compile_poolwise()
     rows: list[dict[str, Any]] = []
     for name, body in FIRST_RESULT.items():
         code = (
@@ -302,6 +330,7 @@ def import_time(repeat: int) -> list[dict[str, Any]]:
             times.append(time.perf_counter() - t0)
         return statistics.median(times)
 
+    compile_poolwise()
     base = run("pass")
     ours = run("import poolwise")
     return [

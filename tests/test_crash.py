@@ -103,7 +103,8 @@ def test_retries_give_up_after_n_attempts() -> None:
 
 def test_a_worker_killed_before_it_is_ready_fails_no_task(tmp_path: Path) -> None:
     # Each worker announces itself from its initializer and waits there; we kill two in turn.
-    # A worker that is not ready holds no task, so no task is charged with those deaths.
+    # A starting worker may hold its first batch in its pipe, unread: when it dies, that
+    # batch runs again and no task is charged with those deaths.
     started, gate = tmp_path / "started", tmp_path / "gate"
     started.mkdir()
     with pw.Executor(

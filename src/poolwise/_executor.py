@@ -156,6 +156,7 @@ class Executor(cf.Executor):
         self._kill = False
         self._cancel_pending = False
         self._broken: BaseException | None = None
+        self._launch_error: BaseException | None = None
 
     def _set_backend(self, name: str, workers: int) -> None:
         self._opts = dataclasses.replace(self._opts, backend=name, workers=workers)
@@ -217,6 +218,15 @@ class Executor(cf.Executor):
         # single-threaded program, the process backend may fork (fast) before the manager
         # thread exists.
         self._backend.start(wait=False)
+        # ...and the first work is handed out from here too: starting a thread waits until it
+        # runs, which takes milliseconds while the new workers keep both cores busy
+        inbox, self._inbox = self._inbox, []
+        try:
+            for run in inbox:
+                self._dispatcher.add(run)
+            self._dispatcher.fill()
+        except BaseException as exc:  # the manager thread deals with it as with its own
+            self._launch_error = exc
         self._thread = threading.Thread(target=self._manage, name="poolwise-manager", daemon=True)
         self._thread.start()
 
@@ -379,6 +389,8 @@ class Executor(cf.Executor):
         dispatcher = self._dispatcher
         error: BaseException | None = None
         try:
+            if self._launch_error is not None:
+                raise self._launch_error
             while True:
                 with self._lock:
                     inbox, self._inbox = self._inbox, []
