@@ -10,10 +10,11 @@ tasks on ``w`` workers and ``P`` usable CPUs:
 - processes: start(w) + n * max((c + s') / min(w, P), (c + s' + s) / P, t / w, s)
              (a GIL each; the parent pickles every argument and result itself)
 
-``h`` comes from the thread test: two threads took ``e2`` per task where one took ``t``; with the
-GIL-free lower bound ``l = c / min(2, P)``, ``h = (e2 - l) / (c - l)``. On a build without the GIL
-``h = 0``; when the thread test covered under 10 ms of work (it then measures thread start-up)
-``h = 1``, the cautious guess.
+``h`` comes from the thread test: two threads took ``e2`` per task where one took ``t``. Without
+a GIL they would take ``l = max(c / min(2, P), t / 2)``, with the GIL held throughout
+``u = max(c, t / 2)`` (waits overlap either way), so ``h = (e2 - l) / (u - l)``. On a build
+without the GIL ``h = 0``; when the thread test covered under 10 ms of work (it then measures
+thread start-up) ``h = 1``, the cautious guess.
 """
 
 from __future__ import annotations
@@ -67,8 +68,12 @@ def task_from(p: ProbeOutcome, cpus: int) -> Task:
     elif e2 is None:
         h = 1.0
     else:
-        lower = c / min(2, cpus)
-        h = 1.0 if c - lower <= 1e-12 else min(1.0, max(0.0, (e2 - lower) / (c - lower)))
+        # two threads' time per task lies between what no GIL allows (CPU spread over two
+        # cores, waits overlapped) and what a GIL held throughout allows (CPU one task at a
+        # time, waits still overlapped); h is where it fell
+        lower = max(c / min(2, cpus), t / 2)
+        upper = max(c, t / 2)
+        h = 1.0 if upper - lower <= 1e-12 else min(1.0, max(0.0, (e2 - lower) / (upper - lower)))
     transfer = (p.arg_bytes + p.result_bytes) / TRANSFER
     busy_not_waiting = speedup is not None and speedup < 1.3 and c > 0.5 * t
     if t - c < WAIT_FLOOR * t or busy_not_waiting:

@@ -25,7 +25,8 @@ SERIAL_BUDGET = 0.15
 THREAD_BUDGET = 0.15
 LARGE_ITEM = 1 << 20  # pickled bytes beyond which the probe sends only a few items
 SMALL_ITEM = 1 << 10  # ...and below which it sends many, for tasks that may be tiny
-RESULT_BYTES = 32 << 20  # the probe stops once its results pass this many pickled bytes
+RESULT_BYTES = 32 << 20  # the probe's results stop short of this many pickled bytes in all
+SAMPLE = 8  # results pickled and unpickled once more to time it
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,13 @@ def _run_probe(fn: Any, items: list[Any], serial_budget: float, thread_budget: f
     spent = 0.0
     i = 0
     k = 1
-    half = min(len(items), max(2, len(items) // 2))  # keep items for the thread test
+    # keep items for the thread test: half of them, or two thirds when there are few (large
+    # arguments), where two threads on a handful of items would measure mostly noise
+    share = len(items) // 2 if len(items) > 32 else len(items) // 3
+    half = min(len(items), max(2, share))
     returned = 0  # pickled bytes of results so far: the probe must not ship gigabytes back
-    while i < half and (spent < serial_budget or i < 2) and returned < RESULT_BYTES:
+    # (half the results' byte budget here, the rest for the thread test)
+    while i < half and (spent < serial_budget or i < 2) and returned < RESULT_BYTES // 2:
         group = items[i : min(i + k, half)]
         w0, c0 = time.perf_counter(), _cpu_time()
         values, errors = _run_group(fn, group)
@@ -120,14 +125,18 @@ def _run_probe(fn: Any, items: list[Any], serial_budget: float, thread_budget: f
     # the thread test: an even number of items, within the budget, two threads at a barrier
     per_result = returned / max(1, i)
     m = min(len(items) - i, max(2, int(thread_budget * 2 / max(per_item, 1e-9))))
-    if per_result > 0:
-        m = min(m, max(2, int(RESULT_BYTES / per_result)))
+    if per_result > 0:  # what is left of the results' byte budget
+        m = min(m, max(2, int((RESULT_BYTES - returned) / per_result)))
     m -= m % 2
     thread_wall = 0.0
     if m >= 2:
         chunk = items[i : i + m]
         parts: list[Any] = [None, None]
-        barrier = threading.Barrier(2)
+        # the clock starts as the threads are released, in the barrier's action: read in this
+        # thread after start(), it would start late by as much as the work that two threads
+        # holding the GIL do before this one gets it back (a task of 25 ms looked twice as fast)
+        began: list[float] = []
+        barrier = threading.Barrier(2, action=lambda: began.append(time.perf_counter()))
 
         def worker(k: int) -> None:
             barrier.wait()
@@ -136,17 +145,20 @@ def _run_probe(fn: Any, items: list[Any], serial_budget: float, thread_budget: f
         threads = [threading.Thread(target=worker, args=(k,)) for k in (0, 1)]
         for t in threads:
             t.start()
-        w0 = time.perf_counter()
         for t in threads:
             t.join()
-        thread_wall = time.perf_counter() - w0
+        thread_wall = time.perf_counter() - began[0]
         even, odd = (_as_results(*part) for part in parts)
         out = [even[j // 2] if j % 2 == 0 else odd[j // 2] for j in range(m)]
         results.extend(out)
+    # pickling costs, from a sample: pickling every result here only to time it would cost as
+    # much again as shipping them (large results: hundreds of milliseconds)
+    sample = results[:SAMPLE]
     t0 = time.perf_counter()
-    payload = [pickle.dumps(r[1], 5) if r[0] else b"" for r in results]
-    worker_ser = (time.perf_counter() - t0) / max(1, len(results))
+    payload = [pickle.dumps(r[1], 5) if r[0] else b"" for r in sample]
+    worker_ser = (time.perf_counter() - t0) / max(1, len(sample))
     nbytes = [len(p) for p in payload]
+    del payload
     return {
         "serial_wall": walls,
         "serial_cpu": cpus,
@@ -179,7 +191,7 @@ def probe(
         raise ValueError("cannot advise on an empty input")
     arg_size = len(_transport.dumps(first[0]))
     if arg_size > LARGE_ITEM:
-        cap = max(4, min(16, (64 << 20) // arg_size))  # up to 64 MB of arguments
+        cap = max(6, min(24, (128 << 20) // arg_size))  # up to 128 MB of arguments
     else:
         cap = 20_000 if arg_size < SMALL_ITEM else 256
     candidates = first + list(itertools.islice(it, cap - 1))
@@ -206,10 +218,12 @@ def probe(
             (), (), (), 0, 0.0, (), arg_size, 0.0, arg_ser, 0.0, startup, method, crashed
         )
         return outcome, itertools.chain(candidates, it)
-    blob = _transport.dumps(raw["results"])  # pickling happens in the worker: not timed here
+    sample = raw["results"][:SAMPLE]
+    blob = _transport.dumps(sample)  # pickling happens in the worker: not timed here
     t0 = time.perf_counter()
     _transport.loads(blob)  # what unpickling the results costs the parent
-    result_ser = (time.perf_counter() - t0) / max(1, len(raw["results"]))
+    result_ser = (time.perf_counter() - t0) / max(1, len(sample))
+    del blob
     n = len(raw["results"])
     outcome = ProbeOutcome(
         serial_wall=tuple(raw["serial_wall"]),
