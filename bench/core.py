@@ -272,29 +272,29 @@ def first_result(repeat: int) -> list[dict[str, Any]]:
     """Each in a fresh interpreter, as a user's script starts: no threads yet, modules
     imported (the time to import them is not counted), the clock around the pool alone."""
     compile_poolwise()
-    rows: list[dict[str, Any]] = []
-    for name, body in FIRST_RESULT.items():
-        code = (
+    codes = {
+        name: (
             "import time, poolwise, concurrent.futures, multiprocessing.pool\n"
             "t0 = time.perf_counter()\n" + body + "\nprint(time.perf_counter() - t0)\n"
         )
-        times = [
-            float(
-                subprocess.run(
-                    [sys.executable, "-c", code], check=True, capture_output=True, text=True
-                ).stdout
-            )
-            for _ in range(repeat * 3)
-        ]
-        rows.append(
-            {
-                "benchmark": "create a pool, get one result",
-                "runner": name,
-                "mode": "cold",
-                "seconds": statistics.median(times),
-            }
-        )
-    return rows
+        for name, body in FIRST_RESULT.items()
+    }
+    times: dict[str, list[float]] = {name: [] for name in codes}
+    for _ in range(repeat * 6):  # in turns, so that drift moves every contender alike
+        for name, code in codes.items():
+            out = subprocess.run(
+                [sys.executable, "-c", code], check=True, capture_output=True, text=True
+            ).stdout
+            times[name].append(float(out))
+    return [
+        {
+            "benchmark": "create a pool, get one result",
+            "runner": name,
+            "mode": "cold",
+            "seconds": statistics.median(ts),
+        }
+        for name, ts in times.items()
+    ]
 
 
 def sleeping(repeat: int) -> list[dict[str, Any]]:

@@ -53,7 +53,6 @@ import threading
 import time
 import weakref
 from collections import deque
-from multiprocessing.heap import BufferWrapper
 from multiprocessing.process import BaseProcess
 from typing import Any, ClassVar
 
@@ -238,7 +237,12 @@ class ProcessBackend(Backend):
         # shared memory read as int64 words: under fork an anonymous shared mapping the child
         # inherits; else a block of multiprocessing's heap, whose file travels to the child
         size = 8 * W.SLOT_WORDS
-        slot: Any = mmap.mmap(-1, size) if method == "fork" else BufferWrapper(size)
+        if method == "fork":
+            slot: Any = mmap.mmap(-1, size)
+        else:
+            from multiprocessing.heap import BufferWrapper
+
+            slot = BufferWrapper(size)
         stack_path = None
         if self._stack_dir is not None:
             fd, stack_path = tempfile.mkstemp(dir=self._stack_dir, suffix=".stack")
