@@ -123,30 +123,33 @@ def tiny_tasks(repeat: int) -> list[dict[str, Any]]:
     )
     for name, seconds in cold.items():
         row(name, "-" if name == "plain loop" else "cold", seconds)
-    with _pool() as p:
+    with (
+        _pool() as p,
+        cf.ProcessPoolExecutor(W, mp_context=ctx) as ex,
+        pw.Executor(backend="process", workers=W) as pex,
+    ):
         p.map(tiny, range(10))
-        row("multiprocessing.Pool.map", "warm", median_time(lambda: p.map(tiny, items), repeat))
-    with cf.ProcessPoolExecutor(W, mp_context=ctx) as ex:
         list(ex.map(tiny, range(10)))
-        row(
-            f"ProcessPoolExecutor chunksize={good}",
-            "warm",
-            median_time(lambda: list(ex.map(tiny, items, chunksize=good)), repeat),
+        pex.start()
+        list(pex.map(tiny, range(10)))
+        warm = interleaved(
+            {
+                "multiprocessing.Pool.map": lambda: p.map(tiny, items),
+                f"ProcessPoolExecutor chunksize={good}": lambda: list(
+                    ex.map(tiny, items, chunksize=good)
+                ),
+                "poolwise Executor.map (process)": lambda: list(pex.map(tiny, items)),
+            },
+            3 * repeat,  # short runs: more rounds
         )
+        for name, seconds in warm.items():
+            row(name, "warm", seconds)
         small = items[:5000]
         row(
             "ProcessPoolExecutor chunksize=1 (5k items)",
             "warm",
             median_time(lambda: list(ex.map(tiny, small)), max(1, repeat // 2)),
             len(small),
-        )
-    with pw.Executor(backend="process", workers=W) as pex:
-        pex.start()
-        list(pex.map(tiny, range(10)))
-        row(
-            "poolwise Executor.map (process)",
-            "warm",
-            median_time(lambda: list(pex.map(tiny, items)), repeat),
         )
     if importlib.util.find_spec("joblib"):
         import joblib
