@@ -225,3 +225,35 @@ def test_the_thread_test_clock_starts_when_the_threads_do() -> None:
         outcome, _ = probe_in_a_worker(_spin_30ms, [n] * 4)
         one = min(outcome.serial_wall)
         assert outcome.thread_wall >= 1.5 * one, (outcome.thread_wall, outcome.serial_wall)
+
+
+def _nap_then_return(i: int) -> int:
+    time.sleep(0.005)  # the workload itself, not synchronization
+    return i
+
+
+def test_the_thread_test_stops_at_its_budget_and_runs_a_prefix() -> None:
+    from poolwise.advisor._probe import _run_probe
+
+    raw = _run_probe(_nap_then_return, list(range(400)), 0.02, 0.05)
+    values = [value for ok, value, _ in raw["results"]]
+    assert values == list(range(len(values)))  # a prefix, in order: auto resumes after it
+    serial = sum(raw["serial_sizes"])
+    assert raw["thread_items"] == len(values) - serial
+    # it reserved budget * 4 / (time per item) items, about 40, but stopped taking them once
+    # the budget had passed: two threads get through about half of those in 50 ms
+    per_item = sum(w * k for w, k in zip(raw["serial_wall"], raw["serial_sizes"])) / serial
+    reserved = int(0.05 * 4 / per_item)
+    assert 2 <= raw["thread_items"] <= 0.75 * reserved, (raw["thread_items"], reserved)
+
+
+def test_the_probe_clock_measures_a_millisecond_of_cpu() -> None:
+    # os.times counts CPU in 10 ms ticks: groups of tiny tasks measured 0% CPU and the
+    # reasons said "it mostly waits"
+    from poolwise.advisor._probe import _cpu_time
+
+    c0, w0 = _cpu_time(), time.perf_counter()
+    while time.perf_counter() - w0 < 0.001:  # a millisecond of work
+        pass
+    used = _cpu_time() - c0
+    assert 0.0002 < used < 0.005, used

@@ -55,9 +55,11 @@ class ProbeOutcome:
 
 def _cpu_time() -> float:
     """CPU time of this process and of the child processes it has waited for: a task that
-    runs a subprocess computes, it does not wait, even if its own process idles."""
+    runs a subprocess computes, it does not wait, even if its own process idles. The process's
+    own time from ``process_time`` (nanoseconds): ``os.times`` counts in 10 ms ticks, so a
+    group of tiny tasks measured 0% CPU there and passed for waiting."""
     t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
+    return time.process_time() + t.children_user + t.children_system
 
 
 def _run_group(fn: Any, group: list[Any]) -> tuple[list[Any], dict[int, Any]]:
@@ -85,6 +87,65 @@ def _as_results(values: list[Any], errors: dict[int, Any]) -> list[tuple[bool, A
         (False, errors[j][0], errors[j][1]) if j in errors else (True, v, "")
         for j, v in enumerate(values)
     ]
+
+
+def _thread_test(
+    fn: Any,
+    items: list[Any],
+    i: int,
+    per_item: float,
+    returned: int,
+    budget: float,
+    results: list[tuple[bool, Any, str]],
+) -> tuple[int, float]:
+    """Run items from ``i`` on two threads released together; returns (items, seconds).
+
+    The items go out in chunks of about 5 ms, taken in order under a lock, and none is taken
+    once the budget has passed (after the first two): a heavy-tailed input cannot overrun the
+    budget by more than a chunk, and the items run are still a prefix of the rest, as
+    ``backend="auto"`` needs to resume after them. Their results are appended to ``results``."""
+    per_result = returned / max(1, i)
+    m = min(len(items) - i, max(2, int(budget * 4 / max(per_item, 1e-9))))
+    if per_result > 0:  # what is left of the results' byte budget
+        m = min(m, max(2, int((RESULT_BYTES - returned) / per_result)))
+    if m < 2:
+        return 0, 0.0
+    q = max(1, min(m // 2, int(0.005 / max(per_item, 1e-9))))
+    chunks = [items[j : j + q] for j in range(i, i + m, q)]
+    done: list[Any] = [None] * len(chunks)
+    lock = threading.Lock()
+    taken = [0, 0]  # chunks handed out; 1 once no more are
+    # the clock starts as the threads are released, in the barrier's action: read in this
+    # thread after start(), it would start late by as much as the work that two threads
+    # holding the GIL do before this one gets it back (a task of 25 ms looked twice as fast)
+    began: list[float] = []
+    barrier = threading.Barrier(2, action=lambda: began.append(time.perf_counter()))
+
+    def worker() -> None:
+        barrier.wait()
+        while True:
+            with lock:
+                j = taken[0]
+                if taken[1] or j >= len(chunks):
+                    return
+                if j >= 2 and time.perf_counter() - began[0] > budget:
+                    taken[1] = 1
+                    return
+                taken[0] = j + 1
+            done[j] = _run_group(fn, chunks[j])
+
+    threads = [threading.Thread(target=worker) for _ in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - began[0]
+    count = 0
+    for part in done[: taken[0]]:
+        out = _as_results(*part)
+        results.extend(out)
+        count += len(out)
+    return count, wall
 
 
 def _run_probe(fn: Any, items: list[Any], serial_budget: float, thread_budget: float) -> Any:
@@ -122,35 +183,9 @@ def _run_probe(fn: Any, items: list[Any], serial_budget: float, thread_budget: f
         if w < 0.005:
             k *= 2
     per_item = spent / max(1, i)
-    # the thread test: an even number of items, within the budget, two threads at a barrier
-    per_result = returned / max(1, i)
-    m = min(len(items) - i, max(2, int(thread_budget * 2 / max(per_item, 1e-9))))
-    if per_result > 0:  # what is left of the results' byte budget
-        m = min(m, max(2, int((RESULT_BYTES - returned) / per_result)))
-    m -= m % 2
-    thread_wall = 0.0
-    if m >= 2:
-        chunk = items[i : i + m]
-        parts: list[Any] = [None, None]
-        # the clock starts as the threads are released, in the barrier's action: read in this
-        # thread after start(), it would start late by as much as the work that two threads
-        # holding the GIL do before this one gets it back (a task of 25 ms looked twice as fast)
-        began: list[float] = []
-        barrier = threading.Barrier(2, action=lambda: began.append(time.perf_counter()))
-
-        def worker(k: int) -> None:
-            barrier.wait()
-            parts[k] = _run_group(fn, chunk[k::2])
-
-        threads = [threading.Thread(target=worker, args=(k,)) for k in (0, 1)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        thread_wall = time.perf_counter() - began[0]
-        even, odd = (_as_results(*part) for part in parts)
-        out = [even[j // 2] if j % 2 == 0 else odd[j // 2] for j in range(m)]
-        results.extend(out)
+    thread_items, thread_wall = _thread_test(
+        fn, items, i, per_item, returned, thread_budget, results
+    )
     # pickling costs, from a sample: pickling every result here only to time it would cost as
     # much again as shipping them (large results: hundreds of milliseconds)
     sample = results[:SAMPLE]
@@ -163,7 +198,7 @@ def _run_probe(fn: Any, items: list[Any], serial_budget: float, thread_budget: f
         "serial_wall": walls,
         "serial_cpu": cpus,
         "serial_sizes": sizes,
-        "thread_items": m if m >= 2 else 0,
+        "thread_items": thread_items,
         "thread_wall": thread_wall,
         "results": results,
         "result_bytes": sum(nbytes) / max(1, len(nbytes)),
