@@ -482,6 +482,13 @@ class DaskBackend(Backend):
         return out
 
     def _collect(self, tasks: list[_Task]) -> list[Outcome]:
+        # A finished task whose worker died before we gathered its result is "lost": Dask
+        # computes it again. Wait for that rather than call the batch crashed.
+        again = [t for t in tasks if t.future.status in ("lost", "pending")]
+        for t in again:
+            self._tasks[t.future.key] = t
+            t.future.add_done_callback(self._on_done)
+        tasks = [t for t in tasks if t not in again]
         with self._starts_lock:
             for t in tasks:
                 self._starts.pop(t.batch.seq, None)
