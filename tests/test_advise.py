@@ -257,3 +257,31 @@ def test_the_probe_clock_measures_a_millisecond_of_cpu() -> None:
         pass
     used = _cpu_time() - c0
     assert 0.0002 < used < 0.005, used
+
+
+def test_the_thread_test_runs_no_more_items_than_it_reserved() -> None:
+    # five items are left in the results' byte budget, taken in chunks of two: the last chunk
+    # must stop at the fifth, not run a sixth
+    from poolwise.advisor._probe import RESULT_BYTES, _thread_test
+
+    results: list[tuple[bool, object, str]] = []
+    count, _ = _thread_test(
+        helpers.double, list(range(20)), 1, 0.001, RESULT_BYTES // 6, 1.0, results
+    )
+    assert count == 5
+    assert [value for _, value, _ in results] == [2 * x for x in range(1, 6)]
+
+
+def _exit_on_five(x: int) -> int:
+    if x == 5:
+        raise SystemExit(3)
+    return x
+
+
+def test_a_task_raising_system_exit_in_the_probe_fails_alone() -> None:
+    from poolwise.advisor._probe import _run_probe
+
+    raw = _run_probe(_exit_on_five, list(range(12)), 0.0, 1.0)
+    oks = [ok for ok, _, _ in raw["results"]]
+    assert len(oks) == 12 and oks.count(False) == 1 and not oks[5]
+    assert isinstance(raw["results"][5][1], SystemExit)

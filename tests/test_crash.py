@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import os
 import signal
 from pathlib import Path
@@ -122,6 +123,25 @@ def test_a_worker_killed_before_it_is_ready_fails_no_task(tmp_path: Path) -> Non
         crashers.wait_for_new_file(str(started), known)
         gate.touch()
         assert [f.result(timeout=60) for f in futures] == [0, 1, 2]
+
+
+def test_a_worker_slow_to_start_holds_no_task_the_others_could_run(tmp_path: Path) -> None:
+    # One worker's initializer waits at a gate; every task must still run, on the other one.
+    # (A batch written to a starting worker waits for its start, however long that takes.)
+    gate = tmp_path / "gate"
+    with pw.Executor(
+        backend="process",
+        workers=2,
+        initializer=crashers.first_waits,
+        initargs=(str(tmp_path), str(gate)),
+    ) as ex:
+        try:
+            futures = [ex.submit(identity, i) for i in range(6)]
+            done, _ = cf.wait(futures, timeout=60)
+            assert len(done) == 6
+            assert [f.result() for f in futures] == list(range(6))
+        finally:
+            gate.touch()
 
 
 def test_the_message_names_item_pid_and_exit() -> None:

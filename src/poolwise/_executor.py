@@ -175,8 +175,8 @@ class Executor(cf.Executor):
             advice, outcome, _, _ = advise_with_probe(fn, items, timeout=self._opts.timeout)
         workers = 1 if advice.backend == "serial" else (self._user_workers or advice.workers)
         self.advice = advice
-        self._auto = False
         self._set_backend(advice.backend, workers)
+        self._auto = False  # (after: other threads read _backend once this is False)
         return outcome, (outcome.consumed if outcome is not None else 0)
 
     @property
@@ -229,6 +229,8 @@ class Executor(cf.Executor):
             self._launch_error = exc
         self._thread = threading.Thread(target=self._manage, name="poolwise-manager", daemon=True)
         self._thread.start()
+        if isinstance(self._launch_error, (KeyboardInterrupt, SystemExit)):
+            raise self._launch_error  # Ctrl-C while handing out work reaches the caller too
 
     def _enqueue(self, run: JobRun) -> None:
         with self._lock:

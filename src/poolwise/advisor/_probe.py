@@ -74,7 +74,7 @@ def _run_group(fn: Any, group: list[Any]) -> tuple[list[Any], dict[int, Any]]:
         try:
             values.extend(map(fn, itertools.islice(group, start, None)))
             break
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit too: it must not kill a probe thread
             k = len(values)
             values.append(None)
             errors[k] = pack_error(exc)
@@ -111,7 +111,7 @@ def _thread_test(
     if m < 2:
         return 0, 0.0
     q = max(1, min(m // 2, int(0.005 / max(per_item, 1e-9))))
-    chunks = [items[j : j + q] for j in range(i, i + m, q)]
+    chunks = [items[j : min(j + q, i + m)] for j in range(i, i + m, q)]
     done: list[Any] = [None] * len(chunks)
     lock = threading.Lock()
     taken = [0, 0]  # chunks handed out; 1 once no more are

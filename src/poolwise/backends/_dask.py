@@ -77,6 +77,7 @@ logger = logging.getLogger("poolwise")
 INSTALL_HINT = 'pip install "poolwise[dask]"'
 _MAX_JOBS = 256  # jobs kept on the cluster for an Executor's repeated submits
 _INLINE_JOB = 64 * 1024  # bytes: a job this small travels with each batch
+_LOST_POLL = 0.05  # seconds between looks at tasks whose result was lost with a worker
 _NTHREADS_TTL = 1.0  # seconds between asking the scheduler how many threads it has
 _WAKE = object()
 
@@ -278,6 +279,7 @@ class DaskBackend(Backend):
         # job id -> its _RemoteJob (small: sent inline) or the future of a task that holds it
         self._jobs: OrderedDict[int, Any] = OrderedDict()
         self._tasks: dict[str, _Task] = {}  # Dask key -> what it runs
+        self._lost: set[str] = set()  # keys of tasks whose result Dask is computing again
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._starts: dict[int, tuple[int, float, str]] = {}  # seq -> (pos, when, worker)
         self._starts_lock = threading.Lock()
@@ -339,6 +341,7 @@ class DaskBackend(Backend):
             return
         tasks = list(self._tasks.values())
         self._tasks.clear()
+        self._lost.clear()
         try:
             if wait and not kill and tasks:
                 self._dd.wait([t.future for t in tasks])
@@ -428,6 +431,7 @@ class DaskBackend(Backend):
         # (their results would be ignored) and frees the cluster of the queued ones at once.
         keys = [k for k, t in self._tasks.items() if t.batch.owner is owner]
         dropped = [self._tasks.pop(k) for k in keys]
+        self._lost.difference_update(keys)
         if dropped:
             self._client.cancel([t.future for t in dropped])
         return [t.batch for t in dropped]
@@ -464,6 +468,8 @@ class DaskBackend(Backend):
         if deadline is not None:
             left = max(0.0, deadline - time.monotonic())
             timeout = left if timeout is None else min(timeout, left)
+        if self._lost:  # no callback tells when a lost task is computed again: look
+            timeout = _LOST_POLL if timeout is None else min(timeout, _LOST_POLL)
         keys: list[Any] = []
         try:
             keys.append(
@@ -473,6 +479,11 @@ class DaskBackend(Backend):
                 keys.append(self._done.get_nowait())
         except queue.Empty:
             pass
+        for key in list(self._lost):
+            task = self._tasks.get(key)
+            if task is None or task.future.status not in ("lost", "pending"):
+                self._lost.discard(key)
+                keys.append(key)
         finished = [t for k in keys if k is not _WAKE and (t := self._tasks.pop(k, None))]
         if finished:
             out.extend(self._collect(finished))
@@ -482,16 +493,17 @@ class DaskBackend(Backend):
         return out
 
     def _collect(self, tasks: list[_Task]) -> list[Outcome]:
+        with self._starts_lock:  # (a task computed again reports its starts afresh)
+            for t in tasks:
+                self._starts.pop(t.batch.seq, None)
         # A finished task whose worker died before we gathered its result is "lost": Dask
-        # computes it again. Wait for that rather than call the batch crashed.
+        # computes it again. Wait for that (poll looks every _LOST_POLL seconds: a done
+        # callback on a lost future fires at once) rather than call the batch crashed.
         again = [t for t in tasks if t.future.status in ("lost", "pending")]
         for t in again:
             self._tasks[t.future.key] = t
-            t.future.add_done_callback(self._on_done)
+            self._lost.add(t.future.key)
         tasks = [t for t in tasks if t not in again]
-        with self._starts_lock:
-            for t in tasks:
-                self._starts.pop(t.batch.seq, None)
         ok = [t for t in tasks if t.future.status == "finished"]
         out = []
         if ok:
@@ -599,6 +611,7 @@ class DaskBackend(Backend):
             if limit is None or now - when <= limit:
                 continue
             del self._tasks[key]
+            self._lost.discard(key)
             with self._starts_lock:
                 self._starts.pop(seq, None)
             self._client.cancel([task.future])

@@ -27,9 +27,11 @@ Why batches never deadlock the pipes: a batch goes to a worker that is ready and
 blocked reading), or, for a second "pipelined" batch, only when both messages (each counted
 with the job's pickled function when that worker has not had it yet) are small enough to sit
 in the socket buffer; the parent therefore never blocks on a write while a worker blocks on
-writing its result back. A worker that is still starting may be sent one small batch, which
-it reads once ready (no round trip through the parent before a fresh pool's first task); if
-it dies while starting (killed from outside, say), that batch runs again, charged with nothing.
+writing its result back. In a fresh pool without an initializer, a worker that is still
+starting may be sent one small batch, which it reads once ready (no round trip through the
+parent before the first task); if it dies while starting (killed from outside, say), that batch
+runs again, charged with nothing. Never otherwise: a batch written to a starting worker waits
+for however long its start takes, while ready workers could run it.
 
 Start method (``start_method=None``): ``fork`` while this process runs a single thread and we
 are on the main thread (fast: ~10 ms to a first result, and safe, since no other thread can
@@ -207,6 +209,7 @@ class ProcessBackend(Backend):
         self._closed = False
         self._broken: BaseException | None = None
         self._early_deaths = 0
+        self._seen_ready = False  # a worker has been ready: the pool is no longer fresh
         self._stack_dir: str | None = None
         self.start_methods_used: set[str] = set()
         _live.add(self)
@@ -365,10 +368,14 @@ class ProcessBackend(Backend):
             self._send(worker, batch, message)
 
     def _pick_worker(self, job: Job, size: int) -> _Worker | None:
-        """A ready, idle worker; else one still starting, when what we would write (the job's
-        function too, if that worker has not had it) fits in the socket buffer; else one
-        running a single batch, on the same condition."""
+        """A ready, idle worker; else, in a fresh pool without an initializer, one still
+        starting, when what we would write (the job's function too, if that worker has not had
+        it) fits in the socket buffer; else one running a single batch, on the same condition.
+        """
         starting = second = None
+        # only then: a batch written to a starting worker waits for its start, however long an
+        # initializer or a replacement takes, while ready workers could run it
+        early = self._init_blob is None and not self._seen_ready
         blob = 0
         for w in self._pool:
             if w.retiring or w.dead:
@@ -382,7 +389,7 @@ class ProcessBackend(Backend):
                 # a starting worker reads its first batch as soon as it is ready, without a
                 # round trip through us (a fresh pool's first result comes that much sooner);
                 # if it dies starting, the batch runs again elsewhere, charged with nothing
-                if starting is None and need <= _PIPELINE_BYTES:
+                if early and starting is None and need <= _PIPELINE_BYTES:
                     starting = w
             elif (
                 w.ready
@@ -541,7 +548,7 @@ class ProcessBackend(Backend):
             message = bytes(buf[1 + W.SEQ_HEADER.size :]).decode()
             outcomes.append(_fail_or_split(batch, lambda: PicklingError(message)))
         elif kind == W.READY:
-            w.ready = True
+            w.ready = self._seen_ready = True
             self._early_deaths = 0
         elif kind == W.RETIRE:
             w.retiring = True
