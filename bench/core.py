@@ -74,11 +74,33 @@ def median_time(
 def interleaved(runners: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
     """Median seconds of each runner, measured in turns, round after round: a shared machine
     whose speed drifts during the run moves every runner's figure alike."""
+    times = interleaved_times(runners, repeat)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def interleaved_times(runners: dict[str, Callable[[], Any]], repeat: int) -> dict[str, list[float]]:
+    """Every round's seconds of each runner, measured in turns."""
     times: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(repeat):
         for name, fn in runners.items():
             times[name].append(_timed(fn))
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return times
+
+
+def efficiencies(times: dict[str, list[float]], serial: str) -> dict[str, tuple[float, float]]:
+    """(median seconds, parallel efficiency) of each runner. The efficiency is the median over
+    rounds of that round's serial time / (W x that round's time): on this host the speed of
+    both cores together drifts by several percent from one second to the next (one round
+    measured 0.92, the next 1.00), and a round's runners share its conditions."""
+    base = times[serial]
+    return {
+        name: (
+            statistics.median(ts),
+            statistics.median(s / (W * t) for s, t in zip(base, ts)),
+        )
+        for name, ts in times.items()
+        if name != serial
+    }
 
 
 def _pool(ctx: str = "fork") -> Any:
@@ -186,7 +208,8 @@ def cpu_tasks(repeat: int) -> list[dict[str, Any]]:
 
     # the serial loop takes its turn among the cold runners, so that its time (the baseline of
     # every efficiency) is measured under the same conditions
-    cold = interleaved(
+    rounds = 2 * repeat - 1  # noisy: more rounds than elsewhere
+    cold_times = interleaved_times(
         {
             "plain loop": lambda: [spin(x) for x in items],
             "multiprocessing.Pool.map": pool_cold,
@@ -195,19 +218,19 @@ def cpu_tasks(repeat: int) -> list[dict[str, Any]]:
                 spin, items, backend="process", workers=W, initializer=set_spin, initargs=(_SPIN,)
             ),
         },
-        repeat,
+        rounds,
     )
-    serial = cold.pop("plain loop")
+    serial = statistics.median(cold_times["plain loop"])
     rows: list[dict[str, Any]] = []
 
-    def row(name: str, mode: str, seconds: float) -> None:
+    def row(name: str, mode: str, seconds: float, efficiency: float) -> None:
         rows.append(
             {
                 "benchmark": "64 x 25 ms pure Python",
                 "runner": name,
                 "mode": mode,
                 "seconds": seconds,
-                "efficiency": serial / seconds / W,
+                "efficiency": efficiency,
             }
         )
 
@@ -220,8 +243,8 @@ def cpu_tasks(repeat: int) -> list[dict[str, Any]]:
             "efficiency": 1.0 / W,
         }
     )
-    for name, seconds in cold.items():
-        row(name, "cold", seconds)
+    for name, (seconds, eff) in efficiencies(cold_times, "plain loop").items():
+        row(name, "cold", seconds, eff)
     with (
         _pool() as p,
         pw.Executor(backend="process", workers=W, initializer=set_spin, initargs=(_SPIN,)) as pex,
@@ -229,18 +252,17 @@ def cpu_tasks(repeat: int) -> list[dict[str, Any]]:
         p.map(tiny, range(10))
         pex.start()
         list(pex.map(tiny, range(10)))
-        warm = interleaved(
+        warm_times = interleaved_times(
             {
                 "plain loop": lambda: [spin(x) for x in items],
                 "multiprocessing.Pool.map": lambda: p.map(spin, items),
                 "multiprocessing.Pool.map chunksize=1": lambda: p.map(spin, items, chunksize=1),
                 "poolwise Executor.map (process)": lambda: list(pex.map(spin, items)),
             },
-            repeat,
+            rounds,
         )
-    serial = warm.pop("plain loop")  # the warm runners' own baseline, measured among them
-    for name, seconds in warm.items():
-        row(name, "warm", seconds)
+    for name, (seconds, eff) in efficiencies(warm_times, "plain loop").items():
+        row(name, "warm", seconds, eff)
     return rows
 
 
