@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import poolwise as pw
+from bench.core import interleaved
 
 TITLE = "advise: advised configuration vs the best measured (regret = advised / best - 1)"
 
@@ -155,16 +156,6 @@ def _time(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(times)
 
 
-def _interleaved(runners: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
-    times: dict[str, list[float]] = {name: [] for name in runners}
-    for _ in range(repeat):
-        for name, fn in runners.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts) for name, ts in times.items()}
-
-
 def configs(cpus: int) -> list[tuple[str, int]]:
     out = [("serial", 1)]
     out += [("thread", w) for w in (2, 4, 8, 16, 32, 64)]
@@ -235,7 +226,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
             # the advised and the best configuration, side by side in alternating rounds: the
             # sweep above only finds the best; a machine that drifts between the sweep and the
             # advised run would otherwise be charged to the advisor
-            pair = _interleaved({"advised": advised_run, "best": best_run}, 2 * repeat + 1)
+            pair = interleaved({"advised": advised_run, "best": best_run}, 2 * repeat + 1)
             advised, best = pair["advised"], pair["best"]
             serial = results["serial"]
             regret = max(0.0, advised / best - 1)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import poolwise as pw
-from bench.core import calibrate, median_time
+from bench.core import calibrate, efficiencies, interleaved_times, median_time
 
 TITLE = "dask: poolwise's dask backend vs one Dask task per item, beside the process backend"
 W = 2
@@ -100,13 +100,8 @@ def run(quick: bool) -> list[dict[str, Any]]:
             ),
             "poolwise Executor.map (process)": lambda: list(pex.map(spin, cpu_items)),
         }
-        times: dict[str, list[float]] = {name: [] for name in runners}
-        for _ in range(repeat):
-            for name, fn in runners.items():
-                times[name].append(median_time(fn, 1))
-    serial = statistics.median(times.pop("serial loop (1 CPU)"))
-    for name, ts in times.items():
-        t = statistics.median(ts)
-        row("64 x 25 ms", name, t, 64, efficiency=serial / (W * t))
-    row("64 x 25 ms", "serial loop (1 CPU)", serial, 64)
+        times = interleaved_times(runners, 2 * repeat - 1)
+    for name, (t, eff) in efficiencies(times, "serial loop (1 CPU)").items():
+        row("64 x 25 ms", name, t, 64, efficiency=eff)
+    row("64 x 25 ms", "serial loop (1 CPU)", statistics.median(times["serial loop (1 CPU)"]), 64)
     return rows
