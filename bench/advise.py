@@ -14,7 +14,6 @@ import hashlib
 import random
 import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import poolwise as pw
-from bench.core import interleaved
+from bench.core import interleaved, median_time
 
 TITLE = "advise: advised configuration vs the best measured (regret = advised / best - 1)"
 
@@ -147,15 +146,6 @@ def _calibrate(target: float) -> int:
         n *= 2
 
 
-def _time(fn: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def configs(cpus: int) -> list[tuple[str, int]]:
     out = [("serial", 1)]
     out += [("thread", w) for w in (2, 4, 8, 16, 32, 64)]
@@ -186,7 +176,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
             results: dict[str, float] = {}
             for backend, w in configs(cpus):
                 kw = dict(init) if backend == "process" else {}
-                results[f"{backend} x{w}" if backend != "serial" else "serial"] = _time(
+                results[f"{backend} x{w}" if backend != "serial" else "serial"] = median_time(
                     lambda b=backend, w=w, kw=kw, fn=fn, items=items: pw.map(
                         fn, items, backend=b, workers=None if b == "serial" else w, **kw
                     ),
