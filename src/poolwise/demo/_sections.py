@@ -6,6 +6,7 @@ Pure measurement: nothing here prints. ``Scale`` sets how much work each section
 
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing as mp
 import statistics
 import subprocess
@@ -336,7 +337,16 @@ THREAD_SEGFAULT = (
 
 def crash_isolation(s: Scale, lang: str) -> Section:
     n = 10
-    out = poolwise.map(wl.segfault_on(3), range(n), backend="process", workers=2, on_error="return")
+    # (faulthandler off in the workers: under `python -X faulthandler` or pytest, the crash we
+    # cause on purpose would print a "Fatal Python error" dump)
+    out = poolwise.map(
+        wl.segfault_on(3),
+        range(n),
+        backend="process",
+        workers=2,
+        on_error="return",
+        initializer=faulthandler.disable,
+    )
     failed = [r for r in out if isinstance(r, poolwise.Failure)]
     ok = n - len(failed)
     child = subprocess.run(
