@@ -111,12 +111,7 @@ def _run(
     collector = _Collector(total, ordered, opts.on_error, bar)
     collector.next_index = collector.handed = start
     job = Job(fn, timeout=opts.timeout)
-    chunker = Chunker(
-        opts.workers,
-        fixed=opts.chunksize,
-        target=backend.batch_target,
-        batches_per_worker=backend.batches_per_worker,
-    )
+    chunker = Chunker.for_backend(backend, opts.workers, fixed=opts.chunksize)
     run = JobRun(job, items, collector, chunker, retries=opts.retries, start=start)
     collector.run = run
     dispatcher = Dispatcher(backend)

@@ -11,6 +11,10 @@ most 64-fold per measurement so one lucky fast task cannot make a giant batch of
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from poolwise.backends._base import Backend
 
 
 class Chunker:
@@ -29,6 +33,24 @@ class Chunker:
         self.per_worker = batches_per_worker
         self.per_item = per_item  # seconds, smoothed; may come from an earlier run
         self._largest_measured = 0 if per_item is None else 1 << 20
+
+    @classmethod
+    def for_backend(
+        cls,
+        backend: Backend | type[Backend],
+        workers: int,
+        *,
+        fixed: int | None = None,
+        per_item: float | None = None,
+    ) -> Chunker:
+        """A chunker with the batch duration and guided share that suit ``backend``."""
+        return cls(
+            workers,
+            fixed=fixed,
+            target=backend.batch_target,
+            batches_per_worker=backend.batches_per_worker,
+            per_item=per_item,
+        )
 
     def size(self, remaining: int | None) -> int:
         """The size of the next batch, given how many items are left (None: unknown)."""

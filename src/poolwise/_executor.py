@@ -331,12 +331,10 @@ class Executor(cf.Executor):
                             value.__cause__ = RemoteTraceback(tb)
                             sink.queue.put(("err", i, value))
         job = self._job(fn, mode)
-        backend = Backend if self._auto else self._backend  # (auto, no items: the defaults)
-        chunker = Chunker(
+        chunker = Chunker.for_backend(
+            Backend if self._auto else self._backend,  # (auto with no items: the defaults)
             self._opts.workers,
             fixed=chunksize or self._opts.chunksize,
-            target=backend.batch_target,
-            batches_per_worker=backend.batches_per_worker,
             per_item=job.per_item,
         )
         run = JobRun(

@@ -114,7 +114,7 @@ def _thread_test(
     chunks = [items[j : min(j + q, i + m)] for j in range(i, i + m, q)]
     done: list[Any] = [None] * len(chunks)
     lock = threading.Lock()
-    taken = [0, 0]  # chunks handed out; 1 once no more are
+    taken = [0]  # chunks handed out
     # the clock starts as the threads are released, in the barrier's action: read in this
     # thread after start(), it would start late by as much as the work that two threads
     # holding the GIL do before this one gets it back (a task of 25 ms looked twice as fast)
@@ -124,12 +124,9 @@ def _thread_test(
     def worker() -> None:
         barrier.wait()
         while True:
-            with lock:
+            with lock:  # (past the budget for one thread, past it for the other too)
                 j = taken[0]
-                if taken[1] or j >= len(chunks):
-                    return
-                if j >= 2 and time.perf_counter() - began[0] > budget:
-                    taken[1] = 1
+                if j >= len(chunks) or (j >= 2 and time.perf_counter() - began[0] > budget):
                     return
                 taken[0] = j + 1
             done[j] = _run_group(fn, chunks[j])

@@ -34,9 +34,9 @@ runs again, charged with nothing. Never otherwise: a batch written to a starting
 for however long its start takes, while ready workers could run it.
 
 Start method (``start_method=None``): ``fork`` while this process runs a single thread and we
-are on the main thread (fast: ~10 ms to a first result, and safe, since no other thread can
-hold a lock at the moment of the fork); otherwise ``forkserver`` (the fork happens in a clean,
-single-threaded server process). ``spawn`` off Linux.
+are on the main thread (fast: about 7 ms to a fresh program's first result, and safe, since
+no other thread can hold a lock at the moment of the fork); otherwise ``forkserver`` (the fork
+happens in a clean, single-threaded server process). ``spawn`` off Linux.
 """
 
 from __future__ import annotations
