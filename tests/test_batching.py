@@ -53,3 +53,19 @@ def test_unknown_length_uses_duration_only() -> None:
 def test_a_known_duration_from_an_earlier_run_skips_the_ramp() -> None:
     c = Chunker(2, target=0.02, per_item=1e-7)
     assert c.size(100_000) == 100_000 // 8
+
+
+def test_the_floor_rounds_up_to_at_least_that_much_work() -> None:
+    # dask's floor: no batch under 50 ms of work, so 25 ms tasks end in pairs, not singles
+    c = Chunker(2, target=0.4, batches_per_worker=2, floor=0.05, per_item=0.025)
+    assert c.size(64) == 16  # guided: 64 / (2 * 2), under the target's 16
+    assert c.size(3) == 2
+    assert Chunker(2, target=0.4, batches_per_worker=2, per_item=0.025).size(3) == 1
+
+
+def test_for_backend_takes_the_backends_batching_constants() -> None:
+    from poolwise.backends._dask import DaskBackend
+
+    c = Chunker.for_backend(DaskBackend, 2, per_item=0.025)
+    assert (c.target, c.per_worker, c.floor) == (0.4, 2, 0.05)
+    assert c.size(None) == 16

@@ -4,7 +4,7 @@ The size is chosen from the task duration measured by the workers themselves (co
 only), aiming at batches of about ``target`` seconds so that the per-message cost (a few tens of
 microseconds) is amortized; it is capped, when the number of items is known, so that every
 worker gets several batches (guided self-scheduling: the tail stays balanced) though never
-below a fiftieth of the target duration, and it grows at
+below a ``floor`` duration (by default a fiftieth of the target), and it grows at
 most 64-fold per measurement so one lucky fast task cannot make a giant batch of slow ones.
 """
 
@@ -25,12 +25,14 @@ class Chunker:
         fixed: int | None = None,
         target: float = 0.02,
         batches_per_worker: int = 4,
+        floor: float | None = None,
         per_item: float | None = None,
     ) -> None:
         self.workers = max(1, workers)
         self.fixed = fixed
         self.target = target
         self.per_worker = batches_per_worker
+        self.floor = 0.02 * target if floor is None else floor
         self.per_item = per_item  # seconds, smoothed; may come from an earlier run
         self._largest_measured = 0 if per_item is None else 1 << 20
 
@@ -49,6 +51,7 @@ class Chunker:
             fixed=fixed,
             target=backend.batch_target,
             batches_per_worker=backend.batches_per_worker,
+            floor=backend.batch_floor,
             per_item=per_item,
         )
 
@@ -62,9 +65,12 @@ class Chunker:
         n = min(n, 64 * max(1, self._largest_measured))
         if remaining is not None:
             guided = math.ceil(remaining / (self.per_worker * self.workers))
-            # ...but never below a fiftieth of the target: a batch of tiny tasks whose message
-            # costs more than its work helps no balance
-            floor = 0.02 * self.target / self.per_item if self.per_item > 0 else remaining
+            # ...but never below the floor duration: a batch whose sending costs more than a
+            # small share of its work helps no balance (rounded up: at least that much work)
+            if self.per_item > 0:
+                floor = math.ceil(self.floor / self.per_item * (1 - 1e-9))
+            else:
+                floor = remaining
             n = min(n, max(guided, floor))
         return max(1, min(int(n), 1_000_000))
 

@@ -93,6 +93,9 @@ class Backend(ABC):
     # while the number of items left is known, batches stay small enough that each worker gets
     # at least this many more (the tail stays balanced); fewer where a batch costs more
     batches_per_worker: ClassVar[int] = 4
+    # ...but no batch in that tail is cut below this much work: a fiftieth of the target here,
+    # where a batch costs tens of microseconds
+    batch_floor: ClassVar[float] = 0.0004
 
     @abstractmethod
     def start(self, wait: bool = True) -> None:

@@ -246,13 +246,16 @@ class _Task:
 
 class DaskBackend(Backend):
     name: ClassVar[str] = "dask"
-    # A Dask task costs a millisecond or more of scheduler and client work, on the same cores
-    # on a LocalCluster, and its start and end take the worker's event loop away from the
-    # task. 64 x 25 ms tasks on 2 workers (efficiency, medians of 9 interleaved rounds): 0.81
-    # with the process backend's 20 ms batches and 4 per worker, 0.84 with 200 ms and 2 per
-    # worker, 0.87 with 8 equal batches of 8; the cluster's ceiling (one task of 32 per
-    # worker) was 0.88 in that run.
-    batch_target: ClassVar[float] = 0.2
+    # A Dask task costs about 4 ms of CPU: 2.3-2.8 ms in the scheduler and client (the
+    # parent, on a LocalCluster) and 1.5-2 ms in the worker's event loop, which takes the GIL
+    # from the task (no-op tasks, 4 in flight, results gathered one by one). On a LocalCluster
+    # that CPU comes off the workers' cores, so batches are long (0.4 s) and the guided tail
+    # never cuts one below 50 ms. 64 x 25 ms tasks on 2 workers, 24 interleaved rounds:
+    # efficiency 0.941 with 0.2 s batches and no floor (15 batches, the last four of 1 task),
+    # 0.959 with these (11 batches); the cluster's ceiling, one task of 32 per worker, is
+    # 0.96-0.98.
+    batch_target: ClassVar[float] = 0.4
+    batch_floor: ClassVar[float] = 0.05
     batches_per_worker: ClassVar[int] = 2
 
     def __init__(
