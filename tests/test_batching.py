@@ -67,5 +67,6 @@ def test_for_backend_takes_the_backends_batching_constants() -> None:
     from poolwise.backends._dask import DaskBackend
 
     c = Chunker.for_backend(DaskBackend, 2, per_item=0.025)
-    assert (c.target, c.per_worker, c.floor) == (0.4, 2, 0.05)
-    assert c.size(None) == 16
+    assert (c.target, c.per_worker, c.floor) == (0.2, 2, 0.05)
+    assert c.size(None) == 8
+    assert c.size(3) == 2  # the floor
