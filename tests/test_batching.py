@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from poolwise._batching import Chunker
 
 
@@ -70,3 +72,16 @@ def test_for_backend_takes_the_backends_batching_constants() -> None:
     assert (c.target, c.per_worker, c.floor) == (0.2, 2, 0.05)
     assert c.size(None) == 8
     assert c.size(3) == 2  # the floor
+
+
+def test_the_next_run_starts_from_the_mean_not_the_last_batches() -> None:
+    # tasks sorted longest first: the smoothed estimate ends at the short tasks' time, and a
+    # next run sized by it would put a dozen of the longest tasks into its first batch
+    c = Chunker(2, target=0.02)
+    for per_task in (0.010, 0.004, 0.001, 0.0002, 0.0001):
+        c.observe(4, 4 * per_task)
+    assert c.per_item == pytest.approx(0.0011)
+    assert Chunker(2, target=0.02, per_item=c.per_item).size(1_000) == 18
+    assert c.mean_per_item == pytest.approx(0.00306)
+    assert Chunker(2, target=0.02, per_item=c.mean_per_item).size(1_000) == 6
+    assert Chunker(2, target=0.02).mean_per_item is None

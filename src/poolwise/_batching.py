@@ -34,6 +34,8 @@ class Chunker:
         self.per_worker = batches_per_worker
         self.floor = 0.02 * target if floor is None else floor
         self.per_item = per_item  # seconds, smoothed; may come from an earlier run
+        self._items = 0  # what this chunker's batches measured, all told
+        self._elapsed = 0.0
         self._largest_measured = 0 if per_item is None else 1 << 20
 
     @classmethod
@@ -81,3 +83,13 @@ class Chunker:
         sample = elapsed / items
         self.per_item = sample if self.per_item is None else 0.5 * self.per_item + 0.5 * sample
         self._largest_measured = max(self._largest_measured, items)
+        self._items += items
+        self._elapsed += elapsed
+
+    @property
+    def mean_per_item(self) -> float | None:
+        """The mean duration of every task measured so far: what the next run of the same job
+        should start from. (The smoothed ``per_item`` follows the last batches: after an input
+        sorted longest first it is the shortest tasks' time, and the next run's first batch,
+        sized by it, would take the longest tasks by the dozen.)"""
+        return self._elapsed / self._items if self._items else None

@@ -134,7 +134,7 @@ class JobRun:
         errors, rerun = outcome.errors, outcome.rerun
         if outcome.elapsed and not errors and not rerun:
             self.chunker.observe(len(batch), outcome.elapsed)
-            self.job.per_item = self.chunker.per_item
+            self.job.per_item = self.chunker.mean_per_item
         if self.stopped:
             return
         skip = set(rerun) if rerun else None
