@@ -248,10 +248,10 @@ class DaskBackend(Backend):
     name: ClassVar[str] = "dask"
     # A Dask task costs about 4 ms of CPU: 2.3-2.8 ms in the scheduler and client (the
     # parent, on a LocalCluster) and 1.5-2 ms in the worker's event loop, which takes the GIL
-    # from the task (no-op tasks, 4 in flight, results gathered one by one); a Dask task per
-    # item costs about a quarter of that (one graph, one gather). On a LocalCluster that CPU
-    # comes off the workers' cores. So batches aim at 200 ms, and the guided tail never cuts
-    # one below 50 ms: 2,000 tasks of 1 ms on 2 workers went from 24 batches to 17
+    # from the task (no-op tasks, 4 in flight, results gathered one by one; a task per item
+    # in one client.map costs a third of that: one graph, one gather). On a LocalCluster that
+    # CPU comes off the workers' cores. So batches aim at 200 ms, and the guided tail never
+    # cuts one below 50 ms: 2,000 tasks of 1 ms on 2 workers went from 24 batches to 17
     # (efficiency 0.909 -> 0.927, 15 interleaved rounds), 400 of 5 ms from 22 to 16 (0.916 ->
     # 0.930). Longer batches (400 ms) gained 1-2% on 64 equal tasks of 25 ms but lost 4-7%
     # on lognormal durations of the same mean, where the first batches commit too much work.
