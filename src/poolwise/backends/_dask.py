@@ -348,7 +348,11 @@ class DaskBackend(Backend):
         self._lost.clear()
         try:
             if wait and not kill and tasks:
-                self._dd.wait([t.future for t in tasks])
+                for t in tasks:  # (distributed.wait would look for a default client)
+                    try:
+                        t.future.exception()
+                    except Exception:
+                        pass
             client.cancel([t.future for t in tasks])
             for arg in [*self._jobs.values(), self._init_future]:
                 if arg is not None:
@@ -503,12 +507,12 @@ class DaskBackend(Backend):
         # A finished task whose worker died before we gathered its result is "lost": Dask
         # computes it again. Wait for that (poll looks every _LOST_POLL seconds: a done
         # callback on a lost future fires at once) rather than call the batch crashed.
-        again = [t for t in tasks if t.future.status in ("lost", "pending")]
-        for t in again:
-            self._tasks[t.future.key] = t
-            self._lost.add(t.future.key)
-        tasks = [t for t in tasks if t not in again]
-        ok = [t for t in tasks if t.future.status == "finished"]
+        # Read each status once: a worker's death can turn "finished" into "lost" at any
+        # moment, and a task read as both would yield two outcomes for one batch.
+        status = [(t, t.future.status) for t in tasks]
+        again = [t for t, s in status if s in ("lost", "pending")]
+        ok = [t for t, s in status if s == "finished"]
+        failed = [t for t, s in status if s not in ("lost", "pending", "finished")]
         out = []
         if ok:
             try:
@@ -516,10 +520,19 @@ class DaskBackend(Backend):
             except Exception:  # e.g. a result lost with its worker: one by one
                 blobs = None
             for i, t in enumerate(ok):
-                out.append(self._result(t, blobs[i] if blobs is not None else None))
-        out.extend(self._failed(t) for t in tasks if t.future.status != "finished")
+                if blobs is not None:
+                    out.append(self._result(t, blobs[i]))
+                elif t.future.status in ("lost", "pending"):
+                    again.append(t)
+                else:
+                    out.append(self._result(t, None))
+        out.extend(self._failed(t) for t in failed)
+        for t in again:
+            self._tasks[t.future.key] = t
+            self._lost.add(t.future.key)
         for t in tasks:
-            t.future.release()
+            if t not in again:
+                t.future.release()
         return out
 
     def _result(self, task: _Task, blob: bytes | None) -> Outcome:
