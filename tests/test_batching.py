@@ -1,10 +1,15 @@
-"""Adaptive batch sizes, from injected durations (no clocks involved)."""
+"""Adaptive batch sizes, from injected durations (no clocks involved), and batch accounting."""
 
 from __future__ import annotations
+
+import logging
+from typing import Any
 
 import pytest
 
 from poolwise._batching import Chunker
+from poolwise._dispatch import JobRun
+from poolwise.backends._base import Job, Outcome, TaskError
 
 
 def test_first_batch_is_a_single_task() -> None:
@@ -85,3 +90,35 @@ def test_the_next_run_starts_from_the_mean_not_the_last_batches() -> None:
     assert c.mean_per_item == pytest.approx(0.00306)
     assert Chunker(2, target=0.02, per_item=c.mean_per_item).size(1_000) == 6
     assert Chunker(2, target=0.02).mean_per_item is None
+
+
+class _ListSink:
+    def __init__(self) -> None:
+        self.results: dict[int, Any] = {}
+
+    def ok(self, index: int, value: Any) -> None:
+        self.results[index] = value
+
+    def ok_range(self, start: int, values: list[Any]) -> None:
+        self.results.update(enumerate(values, start))
+
+    def fail(self, index: int, item: Any, error: TaskError) -> None:
+        raise AssertionError(f"item {index} failed: {error.exception!r}")
+
+    def room(self) -> int:
+        return 1_000
+
+
+def test_a_batch_reported_twice_is_counted_once(caplog: pytest.LogCaptureFixture) -> None:
+    # A backend that reported one batch twice once ended a map with batches still out.
+    sink = _ListSink()
+    run = JobRun(Job(abs), range(4), sink, Chunker(2, fixed=2))
+    first, second = run.next_batch(), run.next_batch()
+    assert first is not None and second is not None and run.inflight == 2
+    run.handle(Outcome(first, [0, 1]))
+    with caplog.at_level(logging.WARNING, logger="poolwise"):
+        run.handle(Outcome(first, [0, 1]))
+    assert "reported twice" in caplog.text
+    assert run.inflight == 1 and not run.done
+    run.handle(Outcome(second, [2, 3]))
+    assert run.done and sink.results == {0: 0, 1: 1, 2: 2, 3: 3}

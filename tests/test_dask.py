@@ -261,6 +261,86 @@ def test_a_result_lost_while_it_is_collected_yields_one_outcome_per_batch() -> N
     assert tasks[0].future.released and not tasks[1].future.released
 
 
+class KilledWorker(Exception):
+    """Named as Dask's: the backend knows a task that killed its workers by the type's name."""
+
+
+class _FakeFuture:
+    def __init__(self, key: str) -> None:
+        self.key, self.status, self.blob = key, "pending", b""
+        self.error: BaseException | None = None
+        self.callbacks: list[Any] = []
+
+    def add_done_callback(self, cb: Any) -> None:
+        self.callbacks.append(cb)
+
+    def finish(self, status: str, blob: bytes = b"", error: BaseException | None = None) -> None:
+        self.status, self.blob, self.error = status, blob, error
+        for cb in self.callbacks:
+            cb(self)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        return self.error
+
+    def release(self) -> None:
+        pass
+
+
+class _FakeClient:
+    def __init__(self) -> None:
+        self.futures: dict[str, _FakeFuture] = {}
+
+    def submit(self, fn: Any, *args: Any, key: str, pure: bool) -> _FakeFuture:
+        self.futures[key] = _FakeFuture(key)
+        return self.futures[key]
+
+    def gather(self, futures: list[_FakeFuture]) -> list[bytes]:
+        return [f.blob for f in futures]
+
+    def nthreads(self) -> dict[str, int]:
+        return {"a": 1, "b": 1}
+
+    def cancel(self, futures: list[Any]) -> None:
+        pass
+
+
+@shared  # (the module's cluster may be running)
+@pytest.mark.parametrize("alone", ["finished", "killed again"])
+def test_an_item_blamed_for_dead_workers_runs_again_alone_before_it_fails(alone: str) -> None:
+    # Dask blames every task a dying worker held, queued ones too: an innocent item queued
+    # behind the guilty one on both workers that died was once failed with WorkerCrashed.
+    from poolwise.backends._base import Batch, Job
+    from poolwise.backends._dask import DaskBackend
+    from poolwise.backends._worker import _dump_results
+
+    backend = DaskBackend(2)
+    client = _FakeClient()
+    backend._client, backend._started = client, True
+    job = Job(helpers.double)
+    suspect = Batch(job, [5], [5], suspect=True)
+    other = Batch(job, [6], [6])
+    backend.submit(suspect)
+    backend.submit(other)
+    first, second = client.futures.values()
+    first.finish("error", error=KilledWorker())
+    assert backend.poll(0) == []  # not blamed yet: it is to run again, alone
+    assert backend.free_slots() == 0 and len(client.futures) == 2  # waits for `other`
+    second.finish("finished", b"O" + _dump_results([12], None, 0.001))
+    [done] = backend.poll(0)
+    assert done.batch is other and done.values == [12]
+    [key] = [k for k in client.futures if k.endswith("-alone")]  # now alone on the cluster
+    assert backend.free_slots() == 0
+    if alone == "finished":
+        client.futures[key].finish("finished", b"O" + _dump_results([10], None, 0.001))
+        [out] = backend.poll(0)
+        assert out.batch is suspect and out.values == [10] and not out.errors
+    else:
+        client.futures[key].finish("error", error=KilledWorker())
+        [out] = backend.poll(0)
+        assert isinstance(out.errors[0].exception, pw.WorkerCrashed)
+    assert backend.free_slots() == 4
+
+
 @shared
 def test_a_task_past_its_timeout_fails_and_the_rest_complete(client: Any, tmp_path: Path) -> None:
     gate = str(tmp_path / "gate")

@@ -10,6 +10,7 @@ crashed or timed out are retried up to ``retries`` times.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
@@ -17,6 +18,8 @@ from typing import Any, Protocol
 from poolwise._batching import Chunker
 from poolwise._errors import TaskTimeout, WorkerCrashed
 from poolwise.backends._base import Backend, Batch, Job, Outcome, TaskError
+
+logger = logging.getLogger("poolwise")
 
 
 class Sink(Protocol):
@@ -63,12 +66,16 @@ class JobRun:
         self._again: deque[tuple[int, Any]] = deque()  # to run again, batched
         self._suspect: deque[list[tuple[int, Any]]] = deque()  # groups to run as they are
         self._attempts: dict[int, int] = {}
-        self.inflight = 0
+        self._inflight: set[int] = set()  # seq of every batch sent and not yet accounted for
         self.stopped = False
 
     @property
     def total(self) -> int | None:
         return len(self._seq) if self._seq is not None else None
+
+    @property
+    def inflight(self) -> int:
+        return len(self._inflight)
 
     @property
     def done(self) -> bool:
@@ -120,17 +127,26 @@ class JobRun:
 
     def _sent(self, batch: Batch) -> Batch:
         batch.owner = self
-        self.inflight += 1
+        self._inflight.add(batch.seq)
         return batch
+
+    def replaced(self, batch: Batch, parts: Iterable[Batch]) -> None:
+        """A backend split ``batch`` into ``parts``: an outcome is due for each part instead."""
+        self._inflight.discard(batch.seq)
+        self._inflight.update(part.seq for part in parts)
 
     def returned(self, batches: Iterable[Batch]) -> None:
         """Batches the backend dropped before they started (cancellation)."""
-        for _ in batches:
-            self.inflight -= 1
+        for batch in batches:
+            self._inflight.discard(batch.seq)
 
     def handle(self, outcome: Outcome) -> None:
-        self.inflight -= 1
         batch = outcome.batch
+        if batch.seq not in self._inflight:
+            # a backend's bug, but counting it would end the run with batches still out
+            logger.warning("batch %d was reported twice; the second report is ignored", batch.seq)
+            return
+        self._inflight.discard(batch.seq)
         errors, rerun = outcome.errors, outcome.rerun
         if outcome.elapsed and not errors and not rerun:
             self.chunker.observe(len(batch), outcome.elapsed)

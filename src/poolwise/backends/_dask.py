@@ -32,8 +32,10 @@ What crosses to the cluster, and how often:
 Errors: the task function catches every exception from ``fn`` item by item (with its formatted
 traceback: it reaches the caller as itself with a ``RemoteTraceback`` cause). A worker that dies
 is Dask's business first: it reruns the task elsewhere, up to its ``allowed-failures`` setting.
-When Dask gives up (``KilledWorker``) a batch of several items is run again one item per task,
-so that only the item that kills workers fails, with ``WorkerCrashed``.
+When Dask gives up (``KilledWorker``) a batch of several items is split and run again until
+each item has a task of its own. Dask blames every task a dying worker held, queued ones too, so
+an item blamed again on its own gets a last chance with nothing else of ours in flight: only an
+item that kills workers when it runs alone fails, with ``WorkerCrashed``.
 
 Timeouts: Dask cannot interrupt a running Python function. A task that passes its timeout
 fails with ``TaskTimeout`` and its Dask future is cancelled; the function keeps running on its
@@ -56,7 +58,7 @@ import queue
 import threading
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -284,6 +286,11 @@ class DaskBackend(Backend):
         self._jobs: OrderedDict[int, Any] = OrderedDict()
         self._tasks: dict[str, _Task] = {}  # Dask key -> what it runs
         self._lost: set[str] = set()  # keys of tasks whose result Dask is computing again
+        # single items Dask blamed for dead workers, each to run again with nothing else of
+        # ours in flight (Dask also blames the tasks queued on a worker that dies)
+        self._isolate: deque[Batch] = deque()
+        self._isolated: set[int] = set()  # seq of the batches that have run alone
+        self._alone: str | None = None  # the key of the task running alone
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._starts: dict[int, tuple[int, float, str]] = {}  # seq -> (pos, when, worker)
         self._starts_lock = threading.Lock()
@@ -346,6 +353,7 @@ class DaskBackend(Backend):
         tasks = list(self._tasks.values())
         self._tasks.clear()
         self._lost.clear()
+        self._isolate.clear()
         try:
             if wait and not kill and tasks:
                 for t in tasks:  # (distributed.wait would look for a default client)
@@ -379,21 +387,24 @@ class DaskBackend(Backend):
         return len(self._tasks)
 
     def free_slots(self) -> int:
-        if self._broken is not None:
+        if self._broken is not None or self._isolate or self._alone in self._tasks:
             return 0
         threads = self._total_threads() if self._client is not None else self.workers
         return max(0, 2 * threads - len(self._tasks))
 
     def submit(self, batch: Batch) -> None:
+        self._submit(batch)
+
+    def _submit(self, batch: Batch, suffix: str = "") -> str | None:
         self._ensure_started()
         try:
             payload = _transport.dumps(batch.items)
         except Exception:
             self._outcomes.append(unpicklable_items(batch))
-            return
+            return None
         client = self._client
         name = getattr(batch.job.fn, "__name__", "fn").replace("<", "").replace(">", "")
-        key = f"poolwise-{name}-{self._token}-{batch.seq}"
+        key = f"poolwise-{name}-{self._token}-{batch.seq}{suffix}"
         future = client.submit(
             _run_batch,
             self._job_arg(batch.job),
@@ -406,6 +417,7 @@ class DaskBackend(Backend):
         )
         self._tasks[key] = _Task(batch, future)
         future.add_done_callback(self._on_done)
+        return key
 
     def _job_arg(self, job: Job) -> Any:
         """What a batch task gets as its job: the job itself, or the future of its task."""
@@ -442,7 +454,9 @@ class DaskBackend(Backend):
         self._lost.difference_update(keys)
         if dropped:
             self._client.cancel([t.future for t in dropped])
-        return [t.batch for t in dropped]
+        waiting = [b for b in self._isolate if b.owner is owner]
+        self._isolate = deque(b for b in self._isolate if b.owner is not owner)
+        return [t.batch for t in dropped] + waiting
 
     def wake(self) -> None:
         self._done.put(_WAKE)
@@ -469,6 +483,7 @@ class DaskBackend(Backend):
     def poll(self, timeout: float | None) -> list[Outcome]:
         if self._broken is not None:
             raise self._broken
+        self._run_isolated()
         out, self._outcomes = self._outcomes, []
         if out:
             timeout = 0.0
@@ -496,9 +511,17 @@ class DaskBackend(Backend):
         if finished:
             out.extend(self._collect(finished))
         out.extend(self._enforce_timeouts())
+        self._run_isolated()
         if self._broken is not None:
             raise self._broken
         return out
+
+    def _run_isolated(self) -> None:
+        """Once nothing else of ours is in flight, send the next item that is to run alone."""
+        if self._isolate and not self._tasks and self._broken is None:
+            batch = self._isolate.popleft()
+            self._isolated.add(batch.seq)
+            self._alone = self._submit(batch, suffix="-alone")
 
     def _collect(self, tasks: list[_Task]) -> list[Outcome]:
         with self._starts_lock:  # (a task computed again reports its starts afresh)
@@ -513,7 +536,7 @@ class DaskBackend(Backend):
         again = [t for t, s in status if s in ("lost", "pending")]
         ok = [t for t, s in status if s == "finished"]
         failed = [t for t, s in status if s not in ("lost", "pending", "finished")]
-        out = []
+        out: list[Outcome | None] = []
         if ok:
             try:
                 blobs = self._client.gather([t.future for t in ok])
@@ -533,9 +556,9 @@ class DaskBackend(Backend):
         for t in tasks:
             if t not in again:
                 t.future.release()
-        return out
+        return [o for o in out if o is not None]
 
-    def _result(self, task: _Task, blob: bytes | None) -> Outcome:
+    def _result(self, task: _Task, blob: bytes | None) -> Outcome | None:
         batch = task.batch
         if blob is None:
             try:
@@ -556,8 +579,10 @@ class DaskBackend(Backend):
             return Outcome(batch, [None] * len(batch), rerun=list(range(len(batch))))
         return result_outcome(batch, payload)
 
-    def _failed(self, task: _Task) -> Outcome:
-        """The Dask task itself failed: its worker died too often, or Dask cancelled it."""
+    def _failed(self, task: _Task) -> Outcome | None:
+        """The Dask task itself failed: its worker died too often, or Dask cancelled it.
+
+        None: the outcome is not known yet (the item is to run again, alone)."""
         batch = task.batch
         status = task.future.status
         try:
@@ -590,6 +615,11 @@ class DaskBackend(Backend):
             # Dask counts every task a dead worker held, queued ones too: give each task of
             # the batch a second chance in a task of its own before blaming it
             return Outcome(batch, [None] * len(batch), rerun=list(range(len(batch))), split=True)
+        if killed and len(batch) == 1 and batch.seq not in self._isolated:
+            # Even alone, an item may have waited behind the guilty one on both workers that
+            # died: the last chance runs it with nothing else of ours on the cluster.
+            self._isolate.append(batch)
+            return None
         return _fail_or_split(batch, crash)
 
     def _next_deadline(self) -> float | None:

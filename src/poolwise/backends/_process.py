@@ -715,12 +715,12 @@ def _fail_or_split(batch: Batch, error: Any) -> Outcome:
 
 
 def _split(batch: Batch, k: int) -> tuple[Batch, Batch]:
-    """Two batches from one; the owner (a JobRun) now awaits one outcome more."""
+    """Two batches from one; the owner (a JobRun) now awaits an outcome for each."""
     idx = list(batch.indices)
     head = Batch(batch.job, idx[:k], batch.items[:k], batch.suspect, batch.owner)
     tail = Batch(batch.job, idx[k:], batch.items[k:], batch.suspect, batch.owner)
     if batch.owner is not None:
-        batch.owner.inflight += 1
+        batch.owner.replaced(batch, (head, tail))
     return head, tail
 
 
