@@ -205,6 +205,11 @@ def test_an_unpicklable_argument_fails_only_its_task(client: Any) -> None:
     out = pw.map(helpers.double, items, backend="dask", client=client, on_error="return")
     assert out[:2] == [2, 4] and out[3] == 8
     assert isinstance(out[2].exception, pw.PicklingError)
+    # with nothing picklable, nothing reaches the cluster; each still fails, once
+    out = pw.map(
+        helpers.double, [threading.Lock()], backend="dask", client=client, on_error="return"
+    )
+    assert [type(f.exception) for f in out] == [pw.PicklingError]
 
 
 @shared

@@ -40,6 +40,16 @@ def test_an_unpicklable_argument_fails_its_task_naming_the_type(
     assert 'backend="thread"' in message
 
 
+@pytest.mark.parametrize("n", [1, 3])
+def test_a_map_of_nothing_but_unpicklable_arguments_fails_each(n: int) -> None:
+    # nothing reaches a worker: the run once saw nothing in flight and called itself a bug
+    items = [threading.Lock() for _ in range(n)]
+    out = pw.map(crashers.identity, items, backend="process", workers=2, on_error="return")
+    assert [type(f.exception) for f in out] == [pw.PicklingError] * n
+    with pytest.raises(pw.PicklingError, match="argument \\(item 0\\)"):
+        pw.map(crashers.identity, items, backend="process", workers=2)
+
+
 @pytest.mark.parametrize("chunksize", [1, None])
 def test_an_unpicklable_result_fails_its_task(chunksize: int | None) -> None:
     out = pw.map(

@@ -384,7 +384,7 @@ class DaskBackend(Backend):
         return max(1, n)
 
     def busy(self) -> int:
-        return len(self._tasks)
+        return len(self._tasks) + len(self._isolate) + len(self._outcomes)
 
     def free_slots(self) -> int:
         if self._broken is not None or self._isolate or self._alone in self._tasks:

@@ -327,7 +327,7 @@ class ProcessBackend(Backend):
     # -- submitting ------------------------------------------------------------------------
 
     def busy(self) -> int:
-        return len(self._pending) + sum(len(w.inflight) for w in self._pool)
+        return len(self._pending) + sum(len(w.inflight) for w in self._pool) + len(self._outcomes)
 
     def free_slots(self) -> int:
         if self._broken is not None:
