@@ -75,5 +75,13 @@ def test_an_outlier_does_not_hide_a_clear_difference() -> None:
     assert differ(slow, fast)
 
 
+def test_three_timings_have_no_outliers_to_leave_out() -> None:
+    # compare once ranked processes over threads on these (ms), each side's "outlier" dropped
+    threads, processes = [27.3, 29.5, 29.6], [28.1, 28.3, 31.4]
+    assert without_outliers(threads) == threads and summarize(processes).outliers == 0
+    assert not differ(threads, processes)
+    assert summarize([1.0, 1.01, 0.99, 1.0, 5.0]).outliers == 1
+
+
 def test_without_outliers_keeps_a_tight_sample() -> None:
     assert without_outliers([1.0, 1.0, 1.0]) == [1.0, 1.0, 1.0]

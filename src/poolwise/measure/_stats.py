@@ -34,6 +34,8 @@ class Summary:
 
 OUTLIER_Z = 3.5  # robust z-score (MAD scaled to a standard deviation) beyond which a value is
 # an outlier, as in Iglewicz and Hoaglin's modified z-score
+OUTLIER_MIN_N = 5  # fewer values cannot tell an outlier from the spread: the MAD of three is
+# the gap between the closest two, so any third value looked like an outlier
 
 
 def _is_outlier(v: float, med: float, mad: float) -> bool:
@@ -46,12 +48,14 @@ def summarize(values: Sequence[float]) -> Summary:
         raise ValueError("no timings to summarize")
     med = statistics.median(values)
     mad = statistics.median(abs(v - med) for v in values)
-    outliers = sum(1 for v in values if _is_outlier(v, med, mad))
+    outliers = len(values) - len(without_outliers(values))
     return Summary(med, min(values), max(values), mad, len(values), outliers)
 
 
 def without_outliers(values: Sequence[float]) -> list[float]:
     """``values`` less its outliers (a run disturbed by another program, say)."""
+    if len(values) < OUTLIER_MIN_N:
+        return list(values)
     med = statistics.median(values)
     mad = statistics.median(abs(v - med) for v in values)
     return [v for v in values if not _is_outlier(v, med, mad)]
