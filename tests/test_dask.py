@@ -221,51 +221,6 @@ def test_a_task_that_kills_its_worker_fails_alone_with_worker_crashed(client: An
     client.wait_for_workers(2)  # the nannies restarted the workers
 
 
-class _FlippingFuture:
-    """A Dask future whose worker dies just after its status is first read."""
-
-    def __init__(self, key: str, first: str, then: str, blob: bytes) -> None:
-        self.key, self.blob = key, blob
-        self._first: str | None = first
-        self._then = then
-        self.released = False
-
-    @property
-    def status(self) -> str:
-        status, self._first = self._first or self._then, None
-        return status
-
-    def release(self) -> None:
-        self.released = True
-
-
-@shared  # (the module's cluster may be running)
-def test_a_result_lost_while_it_is_collected_yields_one_outcome_per_batch() -> None:
-    # A worker's death turns a finished task "lost" at any moment; a batch read as both
-    # "finished" and "lost" was once reported twice, ending the map before its last batches.
-    from poolwise.backends._base import Batch, Job
-    from poolwise.backends._dask import DaskBackend, _Task
-    from poolwise.backends._worker import _dump_results
-
-    backend = DaskBackend(2)
-    job = Job(helpers.add)
-    tasks = []
-    for n, (first, then) in enumerate([("finished", "lost"), ("lost", "finished")]):
-        batch = Batch(job, range(2 * n, 2 * n + 2), [(2 * n, 1), (2 * n + 1, 1)])
-        blob = b"O" + _dump_results([2 * n + 1, 2 * n + 2], None, 0.001)
-        tasks.append(_Task(batch, _FlippingFuture(f"k{n}", first, then, blob)))
-
-    class Client:
-        def gather(self, futures: list[Any]) -> list[bytes]:
-            return [f.blob for f in futures]
-
-    backend._client = Client()
-    out = backend._collect(tasks)
-    assert [(o.batch.seq, o.values) for o in out] == [(tasks[0].batch.seq, [1, 2])]
-    assert backend._tasks == {"k1": tasks[1]} and backend._lost == {"k1"}
-    assert tasks[0].future.released and not tasks[1].future.released
-
-
 class KilledWorker(Exception):
     """Named as Dask's: the backend knows a task that killed its workers by the type's name."""
 
@@ -275,6 +230,7 @@ class _FakeFuture:
         self.key, self.status, self.blob = key, "pending", b""
         self.error: BaseException | None = None
         self.callbacks: list[Any] = []
+        self.released = False
 
     def add_done_callback(self, cb: Any) -> None:
         self.callbacks.append(cb)
@@ -288,7 +244,7 @@ class _FakeFuture:
         return self.error
 
     def release(self) -> None:
-        pass
+        self.released = True
 
 
 class _FakeClient:
@@ -307,6 +263,45 @@ class _FakeClient:
 
     def cancel(self, futures: list[Any]) -> None:
         pass
+
+
+class _FlippingFuture(_FakeFuture):
+    """A Dask future whose worker dies just after its status is first read."""
+
+    def __init__(self, key: str, first: str, then: str, blob: bytes) -> None:
+        super().__init__(key)
+        self.blob, self._first, self._then = blob, first, then
+
+    @property
+    def status(self) -> str:
+        status, self._first = self._first or self._then, ""
+        return status
+
+    @status.setter
+    def status(self, value: str) -> None:
+        pass
+
+
+@shared  # (the module's cluster may be running)
+def test_a_result_lost_while_it_is_collected_yields_one_outcome_per_batch() -> None:
+    # A worker's death turns a finished task "lost" at any moment; a batch read as both
+    # "finished" and "lost" was once reported twice, ending the map before its last batches.
+    from poolwise.backends._base import Batch, Job
+    from poolwise.backends._dask import DaskBackend, _Task
+    from poolwise.backends._worker import _dump_results
+
+    backend = DaskBackend(2)
+    job = Job(helpers.add)
+    tasks = []
+    for n, (first, then) in enumerate([("finished", "lost"), ("lost", "finished")]):
+        batch = Batch(job, range(2 * n, 2 * n + 2), [(2 * n, 1), (2 * n + 1, 1)])
+        blob = b"O" + _dump_results([2 * n + 1, 2 * n + 2], None, 0.001)
+        tasks.append(_Task(batch, _FlippingFuture(f"k{n}", first, then, blob)))
+    backend._client = _FakeClient()
+    out = backend._collect(tasks)
+    assert [(o.batch.seq, o.values) for o in out] == [(tasks[0].batch.seq, [1, 2])]
+    assert backend._tasks == {"k1": tasks[1]} and backend._lost == {"k1"}
+    assert tasks[0].future.released and not tasks[1].future.released
 
 
 @shared  # (the module's cluster may be running)
