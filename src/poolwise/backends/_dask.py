@@ -79,6 +79,7 @@ logger = logging.getLogger("poolwise")
 INSTALL_HINT = 'pip install "poolwise[dask]"'
 _MAX_JOBS = 256  # jobs kept on the cluster for an Executor's repeated submits
 _INLINE_JOB = 64 * 1024  # bytes: a job this small travels with each batch
+_ALONE = "-alone"  # the key suffix of a task that runs with nothing else of ours in flight
 _LOST_POLL = 0.05  # seconds between looks at tasks whose result was lost with a worker
 _NTHREADS_TTL = 1.0  # seconds between asking the scheduler how many threads it has
 _WAKE = object()
@@ -289,8 +290,7 @@ class DaskBackend(Backend):
         # single items Dask blamed for dead workers, each to run again with nothing else of
         # ours in flight (Dask also blames the tasks queued on a worker that dies)
         self._isolate: deque[Batch] = deque()
-        self._isolated: set[int] = set()  # seq of the batches that have run alone
-        self._alone: str | None = None  # the key of the task running alone
+        self._alone: str | None = None  # the key of the task running alone (ends in -alone)
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._starts: dict[int, tuple[int, float, str]] = {}  # seq -> (pos, when, worker)
         self._starts_lock = threading.Lock()
@@ -519,9 +519,7 @@ class DaskBackend(Backend):
     def _run_isolated(self) -> None:
         """Once nothing else of ours is in flight, send the next item that is to run alone."""
         if self._isolate and not self._tasks and self._broken is None:
-            batch = self._isolate.popleft()
-            self._isolated.add(batch.seq)
-            self._alone = self._submit(batch, suffix="-alone")
+            self._alone = self._submit(self._isolate.popleft(), suffix=_ALONE)
 
     def _collect(self, tasks: list[_Task]) -> list[Outcome]:
         with self._starts_lock:  # (a task computed again reports its starts afresh)
@@ -615,7 +613,7 @@ class DaskBackend(Backend):
             # Dask counts every task a dead worker held, queued ones too: give each task of
             # the batch a second chance in a task of its own before blaming it
             return Outcome(batch, [None] * len(batch), rerun=list(range(len(batch))), split=True)
-        if killed and len(batch) == 1 and batch.seq not in self._isolated:
+        if killed and len(batch) == 1 and not task.future.key.endswith(_ALONE):
             # Even alone, an item may have waited behind the guilty one on both workers that
             # died: the last chance runs it with nothing else of ours on the cluster.
             self._isolate.append(batch)

@@ -48,16 +48,19 @@ def summarize(values: Sequence[float]) -> Summary:
         raise ValueError("no timings to summarize")
     med = statistics.median(values)
     mad = statistics.median(abs(v - med) for v in values)
-    outliers = len(values) - len(without_outliers(values))
+    outliers = len(values) - len(_kept(values, med, mad))
     return Summary(med, min(values), max(values), mad, len(values), outliers)
 
 
 def without_outliers(values: Sequence[float]) -> list[float]:
     """``values`` less its outliers (a run disturbed by another program, say)."""
+    med = statistics.median(values)
+    return _kept(values, med, statistics.median(abs(v - med) for v in values))
+
+
+def _kept(values: Sequence[float], med: float, mad: float) -> list[float]:
     if len(values) < OUTLIER_MIN_N:
         return list(values)
-    med = statistics.median(values)
-    mad = statistics.median(abs(v - med) for v in values)
     return [v for v in values if not _is_outlier(v, med, mad)]
 
 
