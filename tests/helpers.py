@@ -85,3 +85,10 @@ def _unpickled(tag: str, payload: bytes) -> CountsUnpickling:
 
 def unpicklings(tag: str) -> int:
     return _unpicklings.get(tag, 0)
+
+
+def dask_setting(name: str) -> Any:
+    """A value of Dask's configuration in this process."""
+    import dask
+
+    return dask.config.get(name)

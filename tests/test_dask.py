@@ -366,6 +366,62 @@ def test_a_task_past_its_timeout_fails_and_the_rest_complete(client: Any, tmp_pa
     assert "cannot interrupt" in str(err)
 
 
+@shared
+def test_small_results_come_back_as_events_large_ones_are_fetched(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetched: list[int] = []
+    gather = client.gather
+
+    def counting(futures: Any, *args: Any, **kwargs: Any) -> Any:
+        fetched.append(len(futures))
+        return gather(futures, *args, **kwargs)
+
+    def events(dask_scheduler: Any, topic: str) -> int:
+        topics = dask_scheduler._broker._topics.items()
+        return sum(len(t.events) for name, t in topics if name.startswith(topic))
+
+    monkeypatch.setattr(client, "gather", counting)
+    with pw.Executor(backend="dask", client=client) as ex:
+        # Dask tells the client of the task's event before it says the task finished
+        assert list(ex.map(helpers.double, range(200), chunksize=20)) == list(range(0, 400, 2))
+        assert fetched == []
+        out = list(ex.map(lambda x: bytes(20_000) + bytes([x]), range(4), chunksize=1))
+        assert [len(r) for r in out] == [20_001] * 4 and [r[-1] for r in out] == [0, 1, 2, 3]
+        assert sum(fetched) == 4  # over the 16 KiB the scheduler would hold: fetched
+        ours = ex._backend._topic
+        assert client.run_on_scheduler(events, topic=ours) == 10
+    assert released(client)
+    assert client.run_on_scheduler(events, topic=ours) == 0  # dropped at shutdown
+
+
+@shared  # (the module's cluster may be running)
+def test_a_pushed_result_is_used_and_a_stray_one_dropped() -> None:
+    from poolwise.backends._base import Batch, Job
+    from poolwise.backends._dask import DaskBackend
+    from poolwise.backends._worker import _dump_results
+
+    class NoFetching(_FakeClient):
+        def gather(self, futures: list[_FakeFuture]) -> list[bytes]:
+            raise AssertionError("a pushed result was fetched")
+
+    backend = DaskBackend(2)
+    client = NoFetching()
+    backend._client, backend._started = client, True
+    job = Job(helpers.double)
+    backend.submit(Batch(job, [0, 1], [0, 1]))
+    backend.submit(Batch(job, [2], [2]))
+    first, second = client.futures.values()
+    blob = b"O" + _dump_results([0, 2], None, 0.001)
+    backend._on_result((0.0, [first.key, blob]))
+    backend._on_result((0.0, ["poolwise-a-task-we-no-longer-hold", blob]))
+    # its worker died after the task had sent its result: Dask computes it again
+    first.finish("lost")
+    [out] = backend.poll(0)
+    assert out.values == [0, 2] and first.released
+    assert set(backend._pushed) == set() and set(backend._tasks) == {second.key}
+
+
 # -- Executor ---------------------------------------------------------------------------------
 
 
@@ -409,6 +465,10 @@ def test_own_local_cluster_with_dashboard_is_closed_on_shutdown() -> None:
         callbacks = ex.client.run(lambda dask_worker: sorted(dask_worker.periodic_callbacks))
         assert callbacks and all("profile" not in names for names in callbacks.values())
         assert "heartbeat" in next(iter(callbacks.values()))
+        # ...and its other chores run less often; the settings are for this cluster only
+        tick = "distributed.admin.tick.interval"
+        assert set(ex.client.run(helpers.dask_setting, tick).values()) == {"200ms"}
+        assert helpers.dask_setting(tick) == "20ms"
     deadline = time.monotonic() + 10
     while any(psutil.pid_exists(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.02)

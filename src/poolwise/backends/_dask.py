@@ -6,8 +6,11 @@ Data flow (one thread of the parent drives it; Dask's client runs its own event-
                                                               job, init, items, seq, topic)
                                                                         |  one Dask task
                                                                         v  per *batch*
-    dispatcher <--poll()-- gather the finished <--done queue-- future callbacks
+    dispatcher <--poll()-- finished batches <--done queue-- future callbacks
                             ^
+                            +-- their results: up to 16 KiB, an event the task sends as it
+                            |   ends (through the scheduler, before Dask says the task
+                            |   finished); larger ones are fetched from the worker
                             +-- start events (timed jobs only): the task logs "item i of
                                 batch seq starts" to a private topic; a task that has run
                                 one item longer than the timeout is cancelled
@@ -27,7 +30,9 @@ What crosses to the cluster, and how often:
 - the initializer and its arguments, likewise once per backend; it runs once per worker
   process, before that process's first batch;
 - the items of a batch, pickled in the parent (the fast C pickler, cloudpickle as fallback)
-  and sent inside the task. The result comes back as one pickled blob per batch.
+  and sent inside the task. The result comes back as one pickled blob per batch: pushed to
+  the parent in an event when it is small (fetching it from the worker would make the worker's
+  event loop take the GIL from the next batch, and costs a round trip), else fetched.
 
 Errors: the task function catches every exception from ``fn`` item by item (with its formatted
 traceback: it reaches the caller as itself with a ``RemoteTraceback`` cause). A worker that dies
@@ -80,8 +85,13 @@ INSTALL_HINT = 'pip install "poolwise[dask]"'
 _MAX_JOBS = 256  # jobs kept on the cluster for an Executor's repeated submits
 _INLINE_JOB = 64 * 1024  # bytes: a job this small travels with each batch
 _ALONE = "-alone"  # the key suffix of a task that runs with nothing else of ours in flight
+_RESULTS = "-results"  # the suffix of the topic that small results come back on
 _LOST_POLL = 0.05  # seconds between looks at tasks whose result was lost with a worker
 _NTHREADS_TTL = 1.0  # seconds between asking the scheduler how many threads it has
+# A batch's result up to this size also comes back through the scheduler as an event, so the
+# parent need not fetch it from the worker. The scheduler keeps a topic's last 1,000 events
+# (``distributed.admin.low-level-log-length``): at most 16 MB, dropped at shutdown.
+_PUSH_MAX = 16 * 1024
 _WAKE = object()
 
 
@@ -96,17 +106,30 @@ def require_distributed() -> Any:
     return distributed
 
 
-def local_cluster(workers: int) -> Any:
-    """A ``LocalCluster`` of ``workers`` single-threaded worker processes.
+# Dask settings for the cluster poolwise starts by itself: fewer background chores. Dask's
+# periodic callbacks (event-loop health ticks every 20 ms, system and memory monitors, the
+# statistical profiler every 10 ms) run in each worker's event-loop thread, which takes the GIL
+# from the running task, and in the parent, which shares the cores with the workers. The
+# profiler cost pure-Python tasks 4-8% of their speed. Without it, an idle 2-worker cluster
+# still used 75 ms of CPU per second (parent and workers together); with all of these, 27.
+QUIET_CLUSTER: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "200ms",  # only times event-loop stalls, for warnings
+    "distributed.admin.system-monitor.interval": "2s",  # the dashboard's CPU/memory graphs
+    # the nanny still stops a worker that outgrows its memory limit, within half a second
+    "distributed.worker.memory.monitor-interval": "500ms",
+}
 
-    Dask's statistical profiler is off in its workers: it samples every worker thread every
-    10 ms, and on this 2-core machine that cost pure-Python tasks 4-8% of their speed (64 tasks
-    of 25 ms on 2 workers: efficiency 0.83 with it, 0.90 without, one Dask task per item)."""
+
+def local_cluster(workers: int) -> Any:
+    """A ``LocalCluster`` of ``workers`` single-threaded worker processes, with the quieter
+    settings of :data:`QUIET_CLUSTER` (they apply to this cluster only)."""
     import dask
 
     dd = require_distributed()
-    # the nannies copy the configuration as they are created, inside this call
-    with dask.config.set({"distributed.worker.profile.enabled": False}):
+    # the scheduler, the nannies and the workers read the configuration as they are created,
+    # inside this call
+    with dask.config.set(QUIET_CLUSTER):
         return dd.LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
@@ -185,7 +208,20 @@ def _run_batch(
 
     Returns ``b"O"`` + pickled ``(values, errors, elapsed)`` as the process worker does,
     ``b"U"`` + a message when the items cannot be unpickled, ``b"I"`` + the pickled
-    initializer error."""
+    initializer error. A small result is also pushed to the parent as an event, on the
+    ``topic + _RESULTS`` topic, with the task's key."""
+    blob = _compute_batch(job, init, payload, seq, topic)
+    if len(blob) <= _PUSH_MAX:
+        from distributed import get_worker
+
+        worker = get_worker()
+        worker.log_event(topic + _RESULTS, [worker.get_current_task(), blob])
+    return blob
+
+
+def _compute_batch(
+    job: _RemoteJob, init: _RemoteInit | None, payload: bytes, seq: int, topic: str
+) -> bytes:
     failed = _initialize(init)
     if failed is not None:
         return b"I" + pickle.dumps(failed, PROTOCOL)
@@ -230,6 +266,12 @@ def _run_batch(
 
 def _identity(x: Any) -> Any:
     return x
+
+
+def _truncate(topics: list[str], dask_scheduler: Any = None) -> None:
+    """Run on the scheduler: forget the events of ``topics`` (it keeps the last 1,000)."""
+    for topic in topics:
+        dask_scheduler._broker.truncate(topic)
 
 
 def _release(arg: Any) -> None:
@@ -294,6 +336,8 @@ class DaskBackend(Backend):
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._starts: dict[int, tuple[int, float, str]] = {}  # seq -> (pos, when, worker)
         self._starts_lock = threading.Lock()
+        self._pushed: dict[str, bytes] = {}  # Dask key -> its result, pushed as an event
+        self._pushed_lock = threading.Lock()
         self._outcomes: list[Outcome] = []
         self._nthreads = (0, 0.0)
         self._started = False
@@ -332,6 +376,7 @@ class DaskBackend(Backend):
                 self._client = dd.Client(self._address, set_as_default=False)
             logger.info("dask dashboard: %s", self.dashboard_link)
         self._client.subscribe_topic(self._topic, self._on_event)
+        self._client.subscribe_topic(self._topic + _RESULTS, self._on_result)
         if self._init_blob is not None:
             init = _RemoteInit(self._token, self._init_blob)
             self._init_future = self._client.submit(
@@ -367,6 +412,14 @@ class DaskBackend(Backend):
                     _release(arg)
             self._jobs.clear()
             client.unsubscribe_topic(self._topic)
+            client.unsubscribe_topic(self._topic + _RESULTS)
+            with self._pushed_lock:
+                self._pushed.clear()
+            if not self._own_client:  # the scheduler outlives us: drop the events it keeps
+                try:
+                    client.run_on_scheduler(_truncate, [self._topic, self._topic + _RESULTS])
+                except Exception as exc:
+                    logger.debug("could not drop our events from the scheduler: %r", exc)
         finally:
             if self._own_client:
                 client.close()
@@ -472,6 +525,11 @@ class DaskBackend(Backend):
     def _on_done(self, future: Any) -> None:
         self._done.put(future.key)
 
+    def _on_result(self, event: tuple[float, Any]) -> None:
+        key, blob = event[1]
+        with self._pushed_lock:
+            self._pushed[key] = blob
+
     def _on_event(self, event: tuple[float, Any]) -> None:
         seq, pos, address = event[1]
         with self._starts_lock:
@@ -531,10 +589,22 @@ class DaskBackend(Backend):
         # Read each status once: a worker's death can turn "finished" into "lost" at any
         # moment, and a task read as both would yield two outcomes for one batch.
         status = [(t, t.future.status) for t in tasks]
+        out: list[Outcome | None] = []
+        # A small result came with the event the task sent as it ended (before Dask's own
+        # message that it finished): no need to fetch it from the worker. It stands even if
+        # Dask has since lost it with its worker.
+        with self._pushed_lock:
+            pushed = {t: self._pushed.pop(t.future.key, None) for t in tasks}
+            # events of tasks no longer ours (a task Dask ran again after we had its result)
+            for key in [k for k in self._pushed if k not in self._tasks]:
+                del self._pushed[key]
+        for t, blob in pushed.items():
+            if blob is not None:
+                out.append(self._result(t, blob))
+        status = [(t, s) for t, s in status if pushed[t] is None]
         again = [t for t, s in status if s in ("lost", "pending")]
         ok = [t for t, s in status if s == "finished"]
         failed = [t for t, s in status if s not in ("lost", "pending", "finished")]
-        out: list[Outcome | None] = []
         if ok:
             try:
                 blobs = self._client.gather([t.future for t in ok])
