@@ -422,6 +422,24 @@ def test_a_pushed_result_is_used_and_a_stray_one_dropped() -> None:
     assert set(backend._pushed) == set() and set(backend._tasks) == {second.key}
 
 
+@shared  # (the module's cluster may be running)
+def test_batches_of_a_measured_job_queue_deeper_on_the_scheduler() -> None:
+    from poolwise.backends._base import Batch, Job
+    from poolwise.backends._dask import DaskBackend
+
+    backend = DaskBackend(2)
+    backend._client, backend._started = _FakeClient(), True  # 2 threads
+    new, known = Job(helpers.double), Job(helpers.double, per_item=0.025)
+    tiny = Job(helpers.double, per_item=1e-6)
+    assert backend.free_slots() == 4
+    backend.submit(Batch(new, [0], [0]))
+    assert backend.free_slots() == 3  # a new job's batch sizes wait for its first timings
+    backend.submit(Batch(known, [1, 2], [1, 2]))  # 50 ms of work: a batch of full size
+    assert backend.free_slots() == 16 - 2  # Dask's scheduler queues them
+    backend.submit(Batch(tiny, range(64), list(range(64))))  # still growing
+    assert backend.free_slots() == 4 - 3
+
+
 # -- Executor ---------------------------------------------------------------------------------
 
 

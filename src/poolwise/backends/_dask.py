@@ -92,6 +92,7 @@ _NTHREADS_TTL = 1.0  # seconds between asking the scheduler how many threads it 
 # parent need not fetch it from the worker. The scheduler keeps a topic's last 1,000 events
 # (``distributed.admin.low-level-log-length``): at most 16 MB, dropped at shutdown.
 _PUSH_MAX = 16 * 1024
+_QUEUED = 8  # batches in flight per worker thread once their sizes are known (see free_slots)
 _WAKE = object()
 
 
@@ -333,6 +334,7 @@ class DaskBackend(Backend):
         # ours in flight (Dask also blames the tasks queued on a worker that dies)
         self._isolate: deque[Batch] = deque()
         self._alone: str | None = None  # the key of the task running alone (ends in -alone)
+        self._full_batches = False  # whether the batch submitted last had its full size
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._starts: dict[int, tuple[int, float, str]] = {}  # seq -> (pos, when, worker)
         self._starts_lock = threading.Lock()
@@ -443,7 +445,13 @@ class DaskBackend(Backend):
         if self._broken is not None or self._isolate or self._alone in self._tasks:
             return 0
         threads = self._total_threads() if self._client is not None else self.workers
-        return max(0, 2 * threads - len(self._tasks))
+        # Two batches per thread keep each worker busy. Once the batches have their full size
+        # (the job's task time is known and a batch holds half the floor's work or more), up to
+        # eight: more than twice the threads, so Dask's scheduler queues them and hands the
+        # next to whichever worker frees up, with no round trip through us. (Batches still
+        # growing from a first measurement would only queue up small.)
+        per_thread = _QUEUED if self._full_batches else 2
+        return max(0, per_thread * threads - len(self._tasks))
 
     def submit(self, batch: Batch) -> None:
         self._submit(batch)
@@ -469,6 +477,8 @@ class DaskBackend(Backend):
             pure=False,
         )
         self._tasks[key] = _Task(batch, future)
+        per_item = batch.job.per_item
+        self._full_batches = per_item is not None and len(batch) * per_item >= self.batch_floor / 2
         future.add_done_callback(self._on_done)
         return key
 
