@@ -423,6 +423,18 @@ def test_a_pushed_result_is_used_and_a_stray_one_dropped() -> None:
 
 
 @shared  # (the module's cluster may be running)
+def test_a_batch_run_outside_a_dask_worker_still_returns_its_result() -> None:
+    import pickle
+
+    from poolwise import _transport
+    from poolwise.backends._dask import _RemoteJob, _run_batch
+
+    job = _RemoteJob(_transport.dumps_function((helpers.double, "one", False)))
+    blob = _run_batch(job, None, _transport.dumps([1, 2]), 0, "topic")  # nothing to push to
+    assert blob[:1] == b"O" and pickle.loads(blob[1:])[:2] == ([2, 4], None)
+
+
+@shared  # (the module's cluster may be running)
 def test_batches_of_a_measured_job_queue_deeper_on_the_scheduler() -> None:
     from poolwise.backends._base import Batch, Job
     from poolwise.backends._dask import DaskBackend

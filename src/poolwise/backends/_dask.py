@@ -215,8 +215,11 @@ def _run_batch(
     if len(blob) <= _PUSH_MAX:
         from distributed import get_worker
 
-        worker = get_worker()
-        worker.log_event(topic + _RESULTS, [worker.get_current_task(), blob])
+        try:
+            worker = get_worker()
+            worker.log_event(topic + _RESULTS, [worker.get_current_task(), blob])
+        except Exception:  # (not in a worker thread: the parent fetches the result)
+            pass
     return blob
 
 
