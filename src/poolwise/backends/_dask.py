@@ -596,13 +596,6 @@ class DaskBackend(Backend):
         with self._starts_lock:  # (a task computed again reports its starts afresh)
             for t in tasks:
                 self._starts.pop(t.batch.seq, None)
-        # A finished task whose worker died before we gathered its result is "lost": Dask
-        # computes it again. Wait for that (poll looks every _LOST_POLL seconds: a done
-        # callback on a lost future fires at once) rather than call the batch crashed.
-        # Read each status once: a worker's death can turn "finished" into "lost" at any
-        # moment, and a task read as both would yield two outcomes for one batch.
-        status = [(t, t.future.status) for t in tasks]
-        out: list[Outcome | None] = []
         # A small result came with the event the task sent as it ended (before Dask's own
         # message that it finished): no need to fetch it from the worker. It stands even if
         # Dask has since lost it with its worker.
@@ -611,10 +604,13 @@ class DaskBackend(Backend):
             # events of tasks no longer ours (a task Dask ran again after we had its result)
             for key in [k for k in self._pushed if k not in self._tasks]:
                 del self._pushed[key]
-        for t, blob in pushed.items():
-            if blob is not None:
-                out.append(self._result(t, blob))
-        status = [(t, s) for t, s in status if pushed[t] is None]
+        out: list[Outcome | None] = [self._result(t, b) for t, b in pushed.items() if b is not None]
+        # A finished task whose worker died before we gathered its result is "lost": Dask
+        # computes it again. Wait for that (poll looks every _LOST_POLL seconds: a done
+        # callback on a lost future fires at once) rather than call the batch crashed.
+        # Read each status once: a worker's death can turn "finished" into "lost" at any
+        # moment, and a task read as both would yield two outcomes for one batch.
+        status = [(t, t.future.status) for t, b in pushed.items() if b is None]
         again = [t for t, s in status if s in ("lost", "pending")]
         ok = [t for t, s in status if s == "finished"]
         failed = [t for t, s in status if s not in ("lost", "pending", "finished")]
