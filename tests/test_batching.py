@@ -92,6 +92,61 @@ def test_the_next_run_starts_from_the_mean_not_the_last_batches() -> None:
     assert Chunker(2, target=0.02).mean_per_item is None
 
 
+def _schedule(c: Chunker, n: int) -> list[int]:
+    sizes = []
+    while n:
+        sizes.append(min(c.size(n), n))
+        n -= sizes[-1]
+    return sizes
+
+
+def test_factoring_gives_equal_tasks_no_tail_of_small_batches() -> None:
+    # 64 tasks of 25 ms on 2 Dask workers (200 ms target, 50 ms floor)
+    dask = {"target": 0.2, "batches_per_worker": 2, "floor": 0.05, "per_item": 0.025}
+    guided = Chunker(2, **dask)  # type: ignore[arg-type]
+    assert _schedule(guided, 64) == [8, 8, 8, 8, 8, 6, 5, 4, 3, 2, 2, 2]
+    assert _schedule(Chunker(2, **dask, factoring=True, spread=0.1), 64) == [8] * 8  # type: ignore[arg-type]
+    # a wide spread keeps a tail, down to the floor's pairs, in rounds of one batch per worker
+    wide = _schedule(Chunker(2, **dask, factoring=True, spread=2.0), 64)  # type: ignore[arg-type]
+    assert wide == [8, 8, 8, 8, 8, 8, 4, 4, 2, 2, 2, 2]
+    # unknown spread (a job's first run): guided self-scheduling
+    assert _schedule(Chunker(2, **dask, factoring=True), 64) == _schedule(Chunker(2, **dask), 64)  # type: ignore[arg-type]
+
+
+def test_the_spread_is_estimated_from_the_batches_means() -> None:
+    c = Chunker(2, target=0.2, spread=0.5)
+    for mean in (1.0, 3.0, 1.0):
+        c.observe(4, 4 * mean)
+    assert c.spread == 0.5  # too few batches yet: the earlier run's estimate
+    c.observe(4, 4 * 3.0)
+    # a batch of n tasks has 1/n of a task's variance: sum(n (m - 2)^2) / (4 - 1) = 16 / 3
+    assert c.spread == pytest.approx((16 / 3) ** 0.5 / 2)
+    equal = Chunker(2, target=0.2)
+    for _ in range(5):
+        equal.observe(8, 8 * 0.025)
+    assert equal.spread == pytest.approx(0.0, abs=1e-6)
+    assert Chunker(2).spread is None
+
+
+def test_a_run_leaves_its_measured_spread_on_the_job_for_the_next() -> None:
+    job = Job(abs)
+    run = JobRun(job, range(8), _ListSink(), Chunker(2, fixed=2))
+    for k, elapsed in enumerate((0.002, 0.006, 0.002, 0.006)):
+        batch = run.next_batch()
+        assert batch is not None
+        run.handle(Outcome(batch, list(batch.indices), elapsed=elapsed))
+        assert job.spread == (None if k < 3 else pytest.approx((8 / 3) ** 0.5 * 1e-3 / 0.002))
+    assert job.per_item == pytest.approx(0.002)
+
+
+def test_only_backends_whose_batches_cost_milliseconds_use_factoring() -> None:
+    from poolwise.backends._dask import DaskBackend
+    from poolwise.backends._process import ProcessBackend
+
+    assert Chunker.for_backend(DaskBackend, 2, spread=0.1).factoring
+    assert not Chunker.for_backend(ProcessBackend, 2, spread=0.1).factoring
+
+
 class _ListSink:
     def __init__(self) -> None:
         self.results: dict[int, Any] = {}

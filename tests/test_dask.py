@@ -250,10 +250,18 @@ class _FakeFuture:
 class _FakeClient:
     def __init__(self) -> None:
         self.futures: dict[str, _FakeFuture] = {}
+        self.graphs: list[list[str]] = []  # the keys of each graph sent to the scheduler
 
     def submit(self, fn: Any, *args: Any, key: str, pure: bool) -> _FakeFuture:
         self.futures[key] = _FakeFuture(key)
+        self.graphs.append([key])
         return self.futures[key]
+
+    def map(self, fn: Any, *iterables: list[Any], key: list[str], pure: bool) -> list[Any]:
+        assert all(len(it) == len(key) for it in iterables)
+        self.futures.update((k, _FakeFuture(k)) for k in key)
+        self.graphs.append(list(key))
+        return [self.futures[k] for k in key]
 
     def gather(self, futures: list[_FakeFuture]) -> list[bytes]:
         return [f.blob for f in futures]
@@ -321,6 +329,7 @@ def test_an_item_blamed_for_dead_workers_runs_again_alone_before_it_fails(alone:
     other = Batch(job, [6], [6])
     backend.submit(suspect)
     backend.submit(other)
+    backend.flush()
     first, second = client.futures.values()
     first.finish("error", error=KilledWorker())
     assert backend.poll(0) == []  # not blamed yet: it is to run again, alone
@@ -411,6 +420,7 @@ def test_a_pushed_result_is_used_and_a_stray_one_dropped() -> None:
     job = Job(helpers.double)
     backend.submit(Batch(job, [0, 1], [0, 1]))
     backend.submit(Batch(job, [2], [2]))
+    backend.flush()
     first, second = client.futures.values()
     blob = b"O" + _dump_results([0, 2], None, 0.001)
     backend._on_result((0.0, [first.key, blob]))
@@ -450,6 +460,36 @@ def test_batches_of_a_measured_job_queue_deeper_on_the_scheduler() -> None:
     assert backend.free_slots() == 16 - 2  # Dask's scheduler queues them
     backend.submit(Batch(tiny, range(64), list(range(64))))  # still growing
     assert backend.free_slots() == 4 - 3
+
+
+@shared  # (the module's cluster may be running)
+def test_the_batches_of_one_fill_reach_the_scheduler_as_one_graph() -> None:
+    # a graph per batch cost the parent's event loop a fifth of its time (update_graph)
+    from poolwise._batching import Chunker
+    from poolwise._dispatch import Dispatcher, JobRun
+    from poolwise.backends._base import Batch, Job
+    from poolwise.backends._dask import DaskBackend
+    from tests.test_batching import _ListSink
+
+    backend = DaskBackend(2)
+    client = _FakeClient()
+    backend._client, backend._started = client, True  # 2 threads: 4 batches in flight
+    dispatcher = Dispatcher(backend)
+    dispatcher.add(JobRun(Job(helpers.double), range(10), _ListSink(), Chunker(2, fixed=2)))
+    dispatcher.fill()
+    assert [len(g) for g in client.graphs] == [4] and len(backend._tasks) == 4
+    # staged batches count as in flight, and one cancelled before the flush is never sent
+    job = Job(helpers.double)
+    run = JobRun(job, range(2), _ListSink(), Chunker(2, fixed=1))
+    backend._tasks.clear()
+    first, second = run.next_batch(), run.next_batch()
+    assert isinstance(first, Batch) and isinstance(second, Batch)
+    backend.submit(first)
+    backend.submit(second)
+    assert backend.busy() == 2 and backend.free_slots() == 2 and len(client.graphs) == 1
+    assert backend.cancel(run) == [first, second]
+    backend.flush()
+    assert len(client.graphs) == 1 and backend.busy() == 0
 
 
 # -- Executor ---------------------------------------------------------------------------------

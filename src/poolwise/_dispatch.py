@@ -151,6 +151,7 @@ class JobRun:
         if outcome.elapsed and not errors and not rerun:
             self.chunker.observe(len(batch), outcome.elapsed)
             self.job.per_item = self.chunker.mean_per_item
+            self.job.spread = self.chunker.spread
         if self.stopped:
             return
         skip = set(rerun) if rerun else None
@@ -203,6 +204,13 @@ class Dispatcher:
         self.runs[run] = None
 
     def fill(self) -> None:
+        try:
+            self._fill()
+        finally:
+            self.backend.flush()
+        self._retire_done()
+
+    def _fill(self) -> None:
         backend = self.backend
         while backend.free_slots() > 0:
             runs = [r for r in self.runs if r.has_work()]
@@ -220,7 +228,6 @@ class Dispatcher:
             self._turn += 1
             if not progressed:
                 return
-        self._retire_done()
 
     def pump(self, timeout: float | None) -> None:
         for outcome in self.backend.poll(timeout):

@@ -336,6 +336,7 @@ class Executor(cf.Executor):
             self._opts.workers,
             fixed=chunksize or self._opts.chunksize,
             per_item=job.per_item,
+            spread=job.spread,
         )
         run = JobRun(
             job, items, sink, chunker, retries=self._opts.retries, owns_job=False, start=start

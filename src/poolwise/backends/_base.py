@@ -28,8 +28,10 @@ class Job:
     mode: CallMode = "one"
     timeout: float | None = None
     id: int = field(default_factory=lambda: next(_job_ids))
-    # measured seconds per task, carried from one run of the job to the next (batch sizing)
+    # measured seconds per task, carried from one run of the job to the next (batch sizing),
+    # and their coefficient of variation (the factoring tail)
     per_item: float | None = None
+    spread: float | None = None
 
 
 def call(fn: Callable[..., Any], mode: CallMode) -> Callable[[Any], Any]:
@@ -96,6 +98,9 @@ class Backend(ABC):
     # ...but no batch in that tail is cut below this much work: a fiftieth of the target here,
     # where a batch costs tens of microseconds
     batch_floor: ClassVar[float] = 0.0004
+    # whether the tail is sized by factoring once the tasks' spread is known (see _batching)
+    # rather than by guided self-scheduling; for backends whose batches cost milliseconds
+    factoring: ClassVar[bool] = False
 
     @abstractmethod
     def start(self, wait: bool = True) -> None:
@@ -108,6 +113,10 @@ class Backend(ABC):
     @abstractmethod
     def submit(self, batch: Batch) -> None:
         """Queue a batch; never blocks for long."""
+
+    def flush(self) -> None:  # noqa: B027 - optional hook
+        """Send what :meth:`submit` has queued: the dispatcher calls it after each round of
+        submits (a backend that sends batches in groups waits for it)."""
 
     @abstractmethod
     def poll(self, timeout: float | None) -> list[Outcome]:
