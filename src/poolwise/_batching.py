@@ -11,8 +11,9 @@ A backend whose batches cost milliseconds (Dask) sizes that tail by *factoring* 
 Schonberg and Flynn, "Factoring: a method for scheduling parallel loops", CACM 1992) once the
 spread of the task durations is known: batches go out in rounds of one per worker, each round
 taking a share of what is left that shrinks only as much as the spread requires. Equal tasks
-then need no tail of small batches at all: 64 tasks of 25 ms on 2 workers run as 8 batches of
-8 instead of guided self-scheduling's 12 (8, 8, 8, 8, 8, 6, 5, 4, 3, 2, 2, 2).
+then need no tail of small batches at all, and take batches of twice the target: 64 tasks of
+25 ms on 2 workers run as 4 batches of 16 instead of guided self-scheduling's 12 (8, 8, 8, 8,
+8, 6, 5, 4, 3, 2, 2, 2).
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ import math
 from typing import TYPE_CHECKING
 
 _SPREAD_BATCHES = 4  # batches measured before their spread is trusted over an earlier run's
+# Tasks this even (coefficient of variation of their durations) take batches twice the target
+# under factoring: a batch's cost is amortized twice as well, and the tail still ends even.
+# (Widely varying ones do not: 64 lognormal tasks of 25 ms lost 1.5% on Dask with 400 ms
+# batches; equal ones gained 4%.)
+_EVEN = 0.5
 
 if TYPE_CHECKING:
     from poolwise.backends._base import Backend
@@ -83,10 +89,11 @@ class Chunker:
             return self.fixed
         if self.per_item is None:
             return 1
-        n = self.target / self.per_item if self.per_item > 0 else float("inf")
+        spread = self.spread if self.factoring else None
+        target = self.target * (2 if spread is not None and spread <= _EVEN else 1)
+        n = target / self.per_item if self.per_item > 0 else float("inf")
         n = min(n, 64 * max(1, self._largest_measured))
         if remaining is not None:
-            spread = self.spread if self.factoring else None
             if spread is None:  # guided self-scheduling
                 share = math.ceil(remaining / (self.per_worker * self.workers))
             else:
