@@ -9,11 +9,13 @@ most 64-fold per measurement so one lucky fast task cannot make a giant batch of
 
 A backend whose batches cost milliseconds (Dask) sizes that tail by *factoring* (Hummel,
 Schonberg and Flynn, "Factoring: a method for scheduling parallel loops", CACM 1992) once the
-spread of the task durations is known: batches go out in rounds of one per worker, each round
-taking a share of what is left that shrinks only as much as the spread requires. Equal tasks
-then need no tail of small batches at all, and take batches of twice the target: 64 tasks of
-25 ms on 2 workers run as 4 batches of 16 instead of guided self-scheduling's 12 (8, 8, 8, 8,
-8, 6, 5, 4, 3, 2, 2, 2).
+task durations are known to be nearly equal: batches go out in rounds of one per worker, each
+round taking a share of what is left that shrinks only as much as the spread of the durations
+requires, and at twice the target duration. 64 tasks of 25 ms on 2 workers then run as 4
+batches of 16 instead of guided self-scheduling's 12 (8, 8, 8, 8, 8, 6, 5, 4, 3, 2, 2, 2).
+Widely varying durations keep guided self-scheduling: factoring's last rounds are larger, and
+a few long tasks in them leave one worker running alone (simulated on lognormal durations,
+one run in ten lost 1.5% or more against guided; on one fixed input of 400, 3%).
 """
 
 from __future__ import annotations
@@ -22,10 +24,9 @@ import math
 from typing import TYPE_CHECKING
 
 _SPREAD_BATCHES = 4  # batches measured before their spread is trusted over an earlier run's
-# Tasks this even (coefficient of variation of their durations) take batches twice the target
-# under factoring: a batch's cost is amortized twice as well, and the tail still ends even.
-# (Widely varying ones do not: 64 lognormal tasks of 25 ms lost 1.5% on Dask with 400 ms
-# batches; equal ones gained 4%.)
+# Tasks this even (the coefficient of variation of their durations) are factored, in batches of
+# twice the target: a batch's cost is amortized twice as well, and the tail still ends even.
+# On Dask, 64 equal tasks of 25 ms: 0.905 (guided) -> 0.920 (factored) -> 0.949 (and 400 ms).
 _EVEN = 0.5
 
 if TYPE_CHECKING:
@@ -90,14 +91,14 @@ class Chunker:
         if self.per_item is None:
             return 1
         spread = self.spread if self.factoring else None
-        target = self.target * (2 if spread is not None and spread <= _EVEN else 1)
-        n = target / self.per_item if self.per_item > 0 else float("inf")
+        even = spread is not None and spread <= _EVEN
+        n = (2 if even else 1) * self.target / self.per_item if self.per_item > 0 else math.inf
         n = min(n, 64 * max(1, self._largest_measured))
         if remaining is not None:
-            if spread is None:  # guided self-scheduling
-                share = math.ceil(remaining / (self.per_worker * self.workers))
-            else:
+            if spread is not None and even:
                 share = self._factored(remaining, spread)
+            else:  # guided self-scheduling
+                share = math.ceil(remaining / (self.per_worker * self.workers))
             # ...but never below the floor duration: a batch whose sending costs more than a
             # small share of its work helps no balance (rounded up: at least that much work)
             if self.per_item > 0:

@@ -98,8 +98,9 @@ class Backend(ABC):
     # ...but no batch in that tail is cut below this much work: a fiftieth of the target here,
     # where a batch costs tens of microseconds
     batch_floor: ClassVar[float] = 0.0004
-    # whether the tail is sized by factoring once the tasks' spread is known (see _batching)
-    # rather than by guided self-scheduling; for backends whose batches cost milliseconds
+    # whether the tail of tasks known to be nearly equal is sized by factoring, in longer
+    # batches (see _batching), rather than by guided self-scheduling; for backends whose
+    # batches cost milliseconds
     factoring: ClassVar[bool] = False
 
     @abstractmethod
