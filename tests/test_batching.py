@@ -117,6 +117,22 @@ def test_factoring_gives_equal_tasks_no_tail_of_small_batches() -> None:
         assert _schedule(factored, 64) == _schedule(Chunker(2, **dask), 64)  # type: ignore[arg-type]
 
 
+def test_a_factoring_round_resumes_only_where_it_left_off() -> None:
+    def chunker() -> Chunker:
+        return Chunker(2, target=0.2, floor=1e-9, per_item=1e-4, factoring=True, spread=0.1)
+
+    c = chunker()
+    assert c.size(300) == 149  # the first batch of a round of two
+    c._spread = 0.9  # the estimate crosses to guided for a batch...
+    assert c.size(151) == 19
+    c._spread = 0.1  # ...and back: a new round, not the old one's 149 items for all 132 left
+    assert c.size(132) == 66
+    retried = chunker()
+    assert retried.size(300) == 149
+    assert retried.size(120) == 60  # sizing the retries of 120 items: a round of their own
+    assert retried.size(5_000) == 2_496  # fresh items again: a round from what is left
+
+
 def test_the_spread_is_estimated_from_the_batches_means() -> None:
     c = Chunker(2, target=0.2, spread=0.5)
     for mean in (1.0, 3.0, 1.0):

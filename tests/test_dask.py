@@ -492,6 +492,58 @@ def test_the_batches_of_one_fill_reach_the_scheduler_as_one_graph() -> None:
     assert len(client.graphs) == 1 and backend.busy() == 0
 
 
+@shared  # (the module's cluster may be running)
+def test_batches_submitted_before_the_input_fails_are_still_sent() -> None:
+    from poolwise._batching import Chunker
+    from poolwise._dispatch import Dispatcher, JobRun
+    from poolwise.backends._base import Job
+    from poolwise.backends._dask import DaskBackend
+    from tests.test_batching import _ListSink
+
+    def items() -> Any:
+        yield 1
+        yield 2
+        raise ValueError("the input broke")
+
+    backend = DaskBackend(2)
+    client = _FakeClient()
+    backend._client, backend._started = client, True
+    dispatcher = Dispatcher(backend)
+    dispatcher.add(JobRun(Job(helpers.double), items(), _ListSink(), Chunker(2, fixed=1)))
+    with pytest.raises(ValueError, match="the input broke"):
+        dispatcher.fill()
+    assert [len(g) for g in client.graphs] == [2] and len(backend._tasks) == 2
+
+    class Gone(_FakeClient):
+        def map(self, fn: Any, *iterables: list[Any], key: list[str], pure: bool) -> list[Any]:
+            raise OSError("the scheduler is gone")
+
+    backend = DaskBackend(2)
+    backend._client, backend._started = Gone(), True  # the flush fails too: the first error
+    dispatcher = Dispatcher(backend)  # is the one raised
+    dispatcher.add(JobRun(Job(helpers.double), items(), _ListSink(), Chunker(2, fixed=1)))
+    with pytest.raises(ValueError, match="the input broke"):
+        dispatcher.fill()
+
+
+@shared  # (the module's cluster may be running)
+def test_large_items_go_to_the_scheduler_in_graphs_of_a_few_megabytes() -> None:
+    from poolwise.backends._base import Batch, Job
+    from poolwise.backends._dask import DaskBackend
+
+    backend = DaskBackend(2)
+    client = _FakeClient()
+    backend._client, backend._started = client, True
+    job = Job(helpers.double)
+    big = b"x" * (3 << 20)
+    for i, item in enumerate([big, b"small", big, big, b"small"]):
+        backend.submit(Batch(job, [i], [item]))
+    backend.flush()
+    # (Dask warns of graphs over 10 MB; a batch larger than the limit goes alone)
+    assert [len(g) for g in client.graphs] == [2, 1, 2]
+    assert backend.busy() == 5 and not backend._staged
+
+
 # -- Executor ---------------------------------------------------------------------------------
 
 

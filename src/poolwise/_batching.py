@@ -58,8 +58,9 @@ class Chunker:
         self._elapsed = 0.0
         self._batches = 0
         self._squares = 0.0  # sum over batches of items * (batch mean)^2
-        self._round_left = 0  # factoring: batches left in the current round...
-        self._round_size = 0  # ...and their size
+        self._round_left = 0  # factoring: batches left in the current round,
+        self._round_size = 0  # their size,
+        self._round_from = 0  # and the items left when it began
         self._largest_measured = 0 if per_item is None else 1 << 20
 
     @classmethod
@@ -94,6 +95,8 @@ class Chunker:
         even = spread is not None and spread <= _EVEN
         n = (2 if even else 1) * self.target / self.per_item if self.per_item > 0 else math.inf
         n = min(n, 64 * max(1, self._largest_measured))
+        if remaining is None or not even:
+            self._round_left = 0  # (a factoring round resumes only where it left off)
         if remaining is not None:
             if spread is not None and even:
                 share = self._factored(remaining, spread)
@@ -111,13 +114,20 @@ class Chunker:
     def _factored(self, remaining: int, spread: float) -> int:
         """The batch size of the current factoring round: a round gives each worker one batch
         of ``remaining / (x * workers)`` items, where ``x`` (1 for equal tasks, growing with
-        the spread and as fewer items remain) leaves enough behind to even out the ends."""
-        if self._round_left <= 0:
+        the spread and as fewer items remain) leaves enough behind to even out the ends.
+
+        A round is begun afresh when ``remaining`` does not continue it (more items than when
+        it began, as when retries are sized, or fewer than its batches still need)."""
+        if (
+            self._round_left <= 0
+            or remaining > self._round_from
+            or remaining < self._round_left * self._round_size
+        ):
             p = self.workers
             b = p * spread / (2 * math.sqrt(remaining))
             x = 1 + b * b + b * math.sqrt(b * b + 2)
             self._round_size = math.ceil(remaining / (x * p))
-            self._round_left = p
+            self._round_left, self._round_from = p, remaining
         self._round_left -= 1
         return self._round_size
 

@@ -206,8 +206,15 @@ class Dispatcher:
     def fill(self) -> None:
         try:
             self._fill()
-        finally:
-            self.backend.flush()
+        except BaseException:
+            # send what was submitted (the batches are in their runs' accounts) but keep the
+            # first error: a flush that fails as well is only logged
+            try:
+                self.backend.flush()
+            except Exception as exc:
+                logger.debug("flush after a failed fill failed too: %r", exc)
+            raise
+        self.backend.flush()
         self._retire_done()
 
     def _fill(self) -> None:

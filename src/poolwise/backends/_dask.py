@@ -93,6 +93,7 @@ _NTHREADS_TTL = 1.0  # seconds between asking the scheduler how many threads it 
 # (``distributed.admin.low-level-log-length``): at most 16 MB, dropped at shutdown.
 _PUSH_MAX = 16 * 1024
 _QUEUED = 8  # batches in flight per worker thread once their sizes are known (see free_slots)
+_GRAPH_BYTES = 4 << 20  # pickled items sent to the scheduler in one graph, at most (see flush)
 _WAKE = object()
 
 
@@ -341,8 +342,9 @@ class DaskBackend(Backend):
         self._isolate: deque[Batch] = deque()
         self._alone: str | None = None  # the key of the task running alone (ends in -alone)
         self._full_batches = False  # whether the batch submitted last had its full size
-        # batches submitted since the last flush: (batch, key, pickled items), sent together
-        self._staged: list[tuple[Batch, str, bytes]] = []
+        # batches submitted since the last flush, sent together: (batch, key, its job argument,
+        # pickled items)
+        self._staged: list[tuple[Batch, str, Any, bytes]] = []
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._starts: dict[int, tuple[int, float, str]] = {}  # seq -> (pos, when, worker)
         self._starts_lock = threading.Lock()
@@ -474,7 +476,7 @@ class DaskBackend(Backend):
             return None
         name = getattr(batch.job.fn, "__name__", "fn").replace("<", "").replace(">", "")
         key = f"poolwise-{name}-{self._token}-{batch.seq}{suffix}"
-        self._staged.append((batch, key, payload))
+        self._staged.append((batch, key, self._job_arg(batch.job), payload))
         per_item = batch.job.per_item
         self._full_batches = per_item is not None and len(batch) * per_item >= self.batch_floor / 2
         return key
@@ -482,24 +484,29 @@ class DaskBackend(Backend):
     def flush(self) -> None:
         """Send the staged batches as one graph: one ``update_graph`` on the scheduler for
         them all, as ``client.map`` does (a graph per batch cost the parent's event loop
-        a fifth of its time)."""
-        staged, self._staged = self._staged, []
-        if not staged:
-            return
-        n = len(staged)
-        futures = self._client.map(
-            _run_batch,
-            [self._job_arg(b.job) for b, _, _ in staged],
-            [self._init_future] * n,
-            [p for _, _, p in staged],
-            [b.seq for b, _, _ in staged],
-            [self._topic] * n,
-            key=[k for _, k, _ in staged],
-            pure=False,
-        )
-        for (batch, key, _), future in zip(staged, futures):
-            self._tasks[key] = _Task(batch, future)
-            future.add_done_callback(self._on_done)
+        a fifth of its time). Large items go in several graphs of up to 4 MiB each (Dask
+        warns of graphs over 10 MB)."""
+        while self._staged:
+            size, n = 0, 0
+            for _, _, _, payload in self._staged:
+                if n and size + len(payload) > _GRAPH_BYTES:
+                    break
+                size, n = size + len(payload), n + 1
+            group = self._staged[:n]
+            futures = self._client.map(
+                _run_batch,
+                [arg for _, _, arg, _ in group],
+                [self._init_future] * n,
+                [payload for _, _, _, payload in group],
+                [batch.seq for batch, _, _, _ in group],
+                [self._topic] * n,
+                key=[key for _, key, _, _ in group],
+                pure=False,
+            )
+            del self._staged[:n]
+            for (batch, key, _, _), future in zip(group, futures, strict=True):
+                self._tasks[key] = _Task(batch, future)
+                future.add_done_callback(self._on_done)
 
     def _job_arg(self, job: Job) -> Any:
         """What a batch task gets as its job: the job itself, or the future of its task."""
@@ -519,6 +526,7 @@ class DaskBackend(Backend):
         self._jobs[job.id] = arg
         if len(self._jobs) > _MAX_JOBS:
             used = {t.batch.job.id for t in self._tasks.values()}
+            used.update(s[0].job.id for s in self._staged)
             for old in [j for j in self._jobs if j not in used and j != job.id][:32]:
                 _release(self._jobs.pop(old))
         return arg
@@ -531,7 +539,7 @@ class DaskBackend(Backend):
     def cancel(self, owner: Any) -> list[Batch]:
         # Dask does not say which tasks have started; dropping running ones too is harmless
         # (their results would be ignored) and frees the cluster of the queued ones at once.
-        staged = [b for b, _, _ in self._staged if b.owner is owner]
+        staged = [s[0] for s in self._staged if s[0].owner is owner]
         self._staged = [s for s in self._staged if s[0].owner is not owner]
         keys = [k for k, t in self._tasks.items() if t.batch.owner is owner]
         dropped = [self._tasks.pop(k) for k in keys]
