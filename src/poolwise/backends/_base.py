@@ -116,8 +116,8 @@ class Backend(ABC):
         """Queue a batch; never blocks for long."""
 
     def flush(self) -> None:  # noqa: B027 - optional hook
-        """Send what :meth:`submit` has queued: the dispatcher calls it after each round of
-        submits (a backend that sends batches in groups waits for it)."""
+        """Send what :meth:`submit` has queued: the dispatcher calls it at the end of each
+        fill (a backend that sends batches in groups waits for it)."""
 
     @abstractmethod
     def poll(self, timeout: float | None) -> list[Outcome]:

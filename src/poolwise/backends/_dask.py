@@ -2,9 +2,9 @@
 
 Data flow (one thread of the parent drives it; Dask's client runs its own event-loop thread)::
 
-    dispatcher --submit(batch)--> pickle the items once --> client.submit(_run_batch,
-                                                              job, init, items, seq, topic)
-                                                                        |  one Dask task
+    dispatcher --submit(batch)--> pickle the items once, stage
+               --flush()-------> client.map(_run_batch, jobs, inits, items, seqs, topics)
+                                 (one graph for the batches of a fill) |  one Dask task
                                                                         v  per *batch*
     dispatcher <--poll()-- finished batches <--done queue-- future callbacks
                             ^
