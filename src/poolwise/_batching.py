@@ -91,15 +91,18 @@ class Chunker:
             return self.fixed
         if self.per_item is None:
             return 1
-        spread = self.spread if self.factoring else None
-        even = spread is not None and spread <= _EVEN
-        n = (2 if even else 1) * self.target / self.per_item if self.per_item > 0 else math.inf
+        # the spread of tasks even enough to be factored (None: guided self-scheduling)
+        even = self.spread if self.factoring else None
+        if even is not None and even > _EVEN:
+            even = None
+        target = self.target if even is None else 2 * self.target
+        n = target / self.per_item if self.per_item > 0 else math.inf
         n = min(n, 64 * max(1, self._largest_measured))
-        if remaining is None or not even:
+        if remaining is None or even is None:
             self._round_left = 0  # (a factoring round resumes only where it left off)
         if remaining is not None:
-            if spread is not None and even:
-                share = self._factored(remaining, spread)
+            if even is not None:
+                share = self._factored(remaining, even)
             else:  # guided self-scheduling
                 share = math.ceil(remaining / (self.per_worker * self.workers))
             # ...but never below the floor duration: a batch whose sending costs more than a
