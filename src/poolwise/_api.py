@@ -3,11 +3,11 @@ calling thread (no helper thread, so the process backend may use the fast, safe 
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
+from poolwise._auto import run_auto
 from poolwise._batching import Chunker
 from poolwise._dispatch import Dispatcher, JobRun
 from poolwise._errors import Failure
@@ -146,56 +146,6 @@ def _run(
         backend.shutdown(wait=clean, kill=not clean)
 
 
-def _run_auto(
-    fn: Callable[..., Any],
-    items: Iterable[Any],
-    opts: Options,
-    *,
-    user_workers: int | None,
-    ordered: bool,
-    progress: bool,
-    watchdog: float | None = None,
-) -> Generator[list[Any], None, None]:
-    """backend="auto": probe (its results are real results), then run the rest as advised."""
-    from poolwise._errors import RemoteTraceback
-    from poolwise._transport import dumps_function
-    from poolwise.advisor._advise import advise_with_probe, unpicklable_advice
-
-    n = len(items) if isinstance(items, (list, tuple, range)) else None
-    try:
-        dumps_function(fn)
-    except Exception as exc:
-        advice = unpicklable_advice(exc, n)
-        consumed, rest = 0, iter(items)
-    else:
-        advice, outcome, rest, n = advise_with_probe(fn, items, timeout=opts.timeout)
-        consumed = outcome.consumed
-        values: list[Any] = []
-        for i, (ok, value, tb) in enumerate(outcome.results):
-            if ok:
-                values.append(value)
-                continue
-            value.__cause__ = RemoteTraceback(tb)
-            if opts.on_error == "raise":
-                if values:
-                    yield values
-                _raise_failure(i, TaskError(value, tb), len(values), n)
-            values.append(Failure(i, outcome.items[i], value, tb))
-        if values:
-            yield values
-    workers = None if advice.backend == "serial" else (user_workers or advice.workers)
-    run_opts = dataclasses.replace(
-        opts,
-        backend=advice.backend,
-        workers=workers or 1,
-        chunksize=opts.chunksize if opts.chunksize is not None else None,
-    )
-    source = items if isinstance(items, (list, tuple, range)) else rest
-    yield from _run(
-        fn, source, run_opts, ordered=ordered, progress=progress, start=consumed, watchdog=watchdog
-    )
-
-
 class _NoProgress(Progress):
     def __init__(self) -> None:
         self._bar = None
@@ -227,14 +177,20 @@ def _chunks(
     opts = resolve(workers=workers, **options)
     check_function(fn, opts.backend)
     if opts.backend == "auto":
-        return _run_auto(
-            fn,
-            items,
-            opts,
-            user_workers=workers,
-            ordered=ordered,
-            progress=progress,
-            watchdog=watchdog,
+
+        def run_rest(source: Iterable[Any], run_opts: Options, start: int) -> Iterator[list[Any]]:
+            return _run(
+                fn,
+                source,
+                run_opts,
+                ordered=ordered,
+                progress=progress,
+                start=start,
+                watchdog=watchdog,
+            )
+
+        return run_auto(
+            fn, items, opts, user_workers=workers, run_rest=run_rest, raise_failure=_raise_failure
         )
     return _run(fn, items, opts, ordered=ordered, progress=progress, watchdog=watchdog)
 
@@ -259,6 +215,7 @@ def imap(
     client: Any = None,
     address: str | None = None,
     watchdog: float | None = None,
+    rerun: bool = True,
 ) -> Iterator[Any]:
     """Apply ``fn`` to every item, yielding results as an iterator.
 
@@ -288,6 +245,7 @@ def imap(
         max_memory_per_child=max_memory_per_child,
         client=client,
         address=address,
+        rerun=rerun,
     )
     return _flatten(chunks)
 
@@ -312,14 +270,17 @@ def map(
     client: Any = None,
     address: str | None = None,
     watchdog: float | None = None,
+    rerun: bool = True,
 ) -> list[Any]:
     """Apply ``fn`` to every item and return the results as a list.
 
     Args:
         fn: a function of one argument. Lambdas and closures work with every backend.
         items: any iterable.
-        backend: ``"auto"`` (the default: a short probe of ``fn`` picks, and its results are
-            kept), ``"process"``, ``"thread"``, ``"serial"`` or ``"dask"``.
+        backend: ``"auto"`` (the default: the first items run in the calling thread, as a
+            loop would run them, while they are timed; a short job ends there, a longer one
+            goes on with the backend they point to, and what was measured is remembered),
+            ``"process"``, ``"thread"``, ``"serial"`` or ``"dask"``.
         workers: how many workers; default: the usable CPUs for processes, CPUs + 4 (at most
             32) for threads.
         chunksize: tasks per batch; default adaptive (sized from measured task durations).
@@ -339,6 +300,8 @@ def map(
             address ``"tcp://host:8786"``; neither: a local cluster started on first use.
         watchdog: seconds; when no task finishes for that long, the stacks of every thread
             (and of every worker process) are written to stderr, with what each waits on.
+        rerun: auto only: with False, no item ever runs twice. Auto checks thread safety by
+            running a few items again on threads; without that check it leaves threads out.
 
     Raises:
         The exception of the first failed task, as itself (with the worker's traceback as
@@ -364,6 +327,7 @@ def map(
         max_memory_per_child=max_memory_per_child,
         client=client,
         address=address,
+        rerun=rerun,
     ):
         results.extend(chunk)
     return results

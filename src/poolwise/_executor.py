@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from poolwise import _transport
+from poolwise._auto import probe
 from poolwise._batching import Chunker
 from poolwise._dispatch import Dispatcher, JobRun
-from poolwise._errors import RemoteTraceback, ShutdownError
+from poolwise._errors import ShutdownError
 from poolwise._options import check_function, resolve
 from poolwise.backends import create_backend
 from poolwise.backends._base import Backend, CallMode, Job, TaskError
@@ -163,21 +163,16 @@ class Executor(cf.Executor):
         self._backend = create_backend(name, workers, **self._opts.backend_options())
         self._dispatcher = Dispatcher(self._backend)
 
-    def _decide(self, fn: Callable[..., Any], items: list[Any]) -> tuple[Any, int]:
-        """backend="auto": probe on these items, choose, and return the probe's results."""
-        from poolwise.advisor._advise import advise_with_probe, unpicklable_advice
-
-        try:
-            _transport.dumps_function(fn)
-        except Exception as exc:
-            advice, outcome = unpicklable_advice(exc, None), None
-        else:
-            advice, outcome, _, _ = advise_with_probe(fn, items, timeout=self._opts.timeout)
+    def _decide(
+        self, fn: Callable[..., Any], items: list[Any]
+    ) -> tuple[list[tuple[bool, Any]], int]:
+        """backend="auto": run the first items in the caller, choose, return their outcomes."""
+        advice, outcomes, consumed = probe(fn, items, self._opts)
         workers = 1 if advice.backend == "serial" else (self._user_workers or advice.workers)
         self.advice = advice
         self._set_backend(advice.backend, workers)
         self._auto = False  # (after: other threads read _backend once this is False)
-        return outcome, (outcome.consumed if outcome is not None else 0)
+        return outcomes, consumed
 
     @property
     def backend(self) -> str:
@@ -283,16 +278,15 @@ class Executor(cf.Executor):
             if self._shutdown:
                 raise ShutdownError("cannot schedule new work after shutdown")
             call = functools.partial(_call_full, fn)
-            outcome, consumed = self._decide(call, [(args, kwargs)])
+            outcomes, consumed = self._decide(call, [(args, kwargs)])
         if not consumed:
             return None
         future: cf.Future[Any] = cf.Future()
-        ok, value, tb = outcome.results[0]
         future.set_running_or_notify_cancel()
+        ok, value = outcomes[0]
         if ok:
             future.set_result(value)
         else:
-            value.__cause__ = RemoteTraceback(tb)
             future.set_exception(value)
         return future
 
@@ -323,12 +317,11 @@ class Executor(cf.Executor):
             with self._lock:
                 if self._auto and items:
                     probe_fn = fn if mode == "one" else functools.partial(_call_star, fn)
-                    outcome, start = self._decide(probe_fn, items)
-                    for i, (ok, value, tb) in enumerate(outcome.results if start else ()):
+                    outcomes, start = self._decide(probe_fn, items)
+                    for i, (ok, value) in enumerate(outcomes):
                         if ok:
                             sink.ok(i, value)
                         else:
-                            value.__cause__ = RemoteTraceback(tb)
                             sink.queue.put(("err", i, value))
         job = self._job(fn, mode)
         chunker = Chunker.for_backend(

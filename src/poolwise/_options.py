@@ -41,6 +41,7 @@ class Options:
     thread_name_prefix: str = ""
     client: Any = None
     address: str | None = None
+    rerun: bool = True
 
     def backend_options(self) -> dict[str, Any]:
         return {
@@ -125,11 +126,18 @@ def resolve(
     thread_name_prefix: str = "",
     client: Any = None,
     address: str | None = None,
+    rerun: bool = True,
 ) -> Options:
     if backend not in (*BACKENDS, "auto"):
         raise ValueError(f"unknown backend {backend!r}; use one of auto, {', '.join(BACKENDS)}")
-    if backend == "auto" and (start_method or max_tasks_per_child or max_memory_per_child):
-        backend = "process"  # options that only processes have: no need to ask the advisor
+    if backend == "auto" and (
+        start_method or max_tasks_per_child or max_memory_per_child or timeout is not None
+    ):
+        # options that only processes have (a timeout: only a process can stop a running task;
+        # the caller's thread, where auto runs its first items, cannot): no need to ask
+        backend = "process"
+    if not isinstance(rerun, bool):
+        raise TypeError(f"rerun must be True or False, got {rerun!r}")
     if workers is None:
         workers = default_workers("process" if backend == "auto" else backend)
     _positive_int(workers, "workers")
@@ -174,4 +182,5 @@ def resolve(
         thread_name_prefix=thread_name_prefix,
         client=client,
         address=address,
+        rerun=rerun,
     )

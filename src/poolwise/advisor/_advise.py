@@ -1,26 +1,27 @@
-"""``poolwise.advise``: probe, predict every configuration, pick the fastest, explain."""
+"""``poolwise.advise`` and ``decide``: predict every configuration from a profile, pick, explain."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from poolwise import _transport
 from poolwise._cpus import usable_cpus
 from poolwise.advisor._advice import Advice
+from poolwise.advisor._model import chunksize_for, gil_enabled, ladder, predict
+from poolwise.advisor._profile import SAFE, UNSAFE, VARIES, Profile
 
-if TYPE_CHECKING:  # the model and the probe load on first use: `import poolwise` stays light
-    from poolwise.advisor._model import Task
-    from poolwise.advisor._probe import ProbeOutcome
-
-# A parallel configuration must beat serial by this much to be worth its complexity, and
-# processes must beat threads by this much to be worth their memory.
+# A parallel configuration must beat serial by this much (and by MIN_GAIN seconds) to be worth
+# its complexity; processes must beat threads by PROCESS_MARGIN to be worth their memory; of
+# the worker counts predicted within SAME of the best, the fewest win (fewer workers contend
+# less, which the model does not see).
 SERIAL_MARGIN = 0.10
+MIN_GAIN = 0.002
 PROCESS_MARGIN = 0.05
+SAME = 0.05
 ASSUMED_ITEMS = 10_000  # for an input of unknown length
 
 
-def _fmt_s(seconds: float) -> str:
+def fmt_s(seconds: float) -> str:
     if seconds >= 1:
         return f"{seconds:.2f} s"
     if seconds >= 1e-3:
@@ -35,88 +36,98 @@ def _fmt_b(n: float) -> str:
     return f"{n:.0f} bytes"
 
 
+def _label(backend: str, workers: int) -> str:
+    return backend if backend == "serial" else f"{backend} x{workers}"
+
+
+def _fewest(preds: dict[tuple[str, int], float], backend: str) -> tuple[float, tuple[str, int]]:
+    mine = {k: v for k, v in preds.items() if k[0] == backend}
+    best = min(mine.values())
+    key = min(k for k, v in mine.items() if v <= best * (1 + SAME))
+    return mine[key], key
+
+
+def _choose(
+    preds: dict[tuple[str, int], float], backends: set[str]
+) -> tuple[tuple[str, int], float]:
+    serial = preds[("serial", 1)]
+    choice, best = ("serial", 1), serial
+    options = [_fewest(preds, b) for b in ("thread", "process") if b in backends]
+    for value, key in options:
+        if value < best * (1 - SERIAL_MARGIN) and serial - value > MIN_GAIN and value < best:
+            choice, best = key, value
+    if choice[0] == "process" and "thread" in backends:
+        value, key = _fewest(preds, "thread")
+        if value <= best * (1 + PROCESS_MARGIN):
+            choice, best = key, value  # threads are as good and cheaper
+    return choice, best
+
+
 def decide(
-    p: ProbeOutcome,
+    p: Profile,
     n: int | None,
     *,
     cpus: int | None = None,
-    backends: Sequence[str] = ("serial", "thread", "process"),
-    remaining: bool = False,
+    method: str = "fork",
+    threads: bool = True,
+    processes: bool = True,
 ) -> Advice:
-    """The advice from probe measurements (pure: the tests feed it made-up probes).
-
-    Predictions cover all ``n`` items, or with ``remaining`` only those the probe did not run
-    (``backend="auto"``, which keeps the probe's results)."""
-    from poolwise.advisor._model import chunksize_for, gil_enabled, ladder, predict, task_from
-
+    """The advice for ``n`` items (None: an input of unknown length) from a profile (pure: the
+    tests feed it made-up profiles). ``threads``/``processes`` False leave them out."""
     cpus = cpus or usable_cpus()
-    if p.crashed:
-        return Advice(
-            "process",
-            cpus,
-            1,
-            1.0,
-            "low",
-            (
-                f"the function crashed its process during the probe ({p.crashed}): only "
-                "processes keep a crash to the task that caused it",
-            ),
-            {},
-            {"crashed": p.crashed},
+    count = n if n is not None else ASSUMED_ITEMS
+    allowed = {"serial"}
+    if threads and p.safety != UNSAFE:
+        allowed.add("thread")
+    if processes and p.picklable is not False:
+        allowed.add("process")
+    busy = p.busy_others
+    scenarios = [busy]
+    if busy < cpus - 0.5:
+        scenarios.append(min(cpus - 1.0, busy + 1.0))  # the machine one CPU busier
+    table: list[dict[tuple[str, int], float]] = []
+    backends: tuple[str, ...] = ("serial", "thread", "process")
+    for b in scenarios:
+        preds: dict[tuple[str, int], float] = {
+            (backend, w): predict(p, backend, w, count, cpus, method, b)
+            for backend in backends
+            if backend in allowed
+            for w in ladder(backend, cpus, n)
+        }
+        table.append(preds)
+    preds = table[0]
+    choice, best_time = _choose(preds, allowed)
+    confidence = _confidence(p, preds, choice)
+    if confidence == "low" and len(table) > 1:
+        # too noisy to trust one prediction: the choice that loses least in the worst case
+        choice = min(
+            {choice, *(_choose(t, allowed)[0] for t in table)},
+            key=lambda k: max(t[k] / min(t.values()) for t in table),
         )
-    task = task_from(p, cpus)
-    total = n if n is not None else ASSUMED_ITEMS
-    left = max(0, total - p.consumed) if remaining else total
-    preds: dict[tuple[str, int], float] = {}
-    for backend in backends:
-        for w in ladder(backend, cpus):
-            preds[(backend, w)] = predict(task, backend, w, left, cpus, p.startup)
-    serial = preds.get(("serial", 1), left * task.wall)
-    best_thread = min(((v, k) for k, v in preds.items() if k[0] == "thread"), default=None)
-    best_proc = min(((v, k) for k, v in preds.items() if k[0] == "process"), default=None)
-    choice: tuple[str, int] = ("serial", 1)
-    best_time = serial
-    for cand in (best_thread, best_proc):
-        if cand is not None and cand[0] < best_time * (1 - SERIAL_MARGIN):
-            best_time, choice = cand[0], cand[1]
-    if (
-        choice[0] == "process"
-        and best_thread is not None
-        and best_thread[0] <= best_time * (1 + PROCESS_MARGIN)
-    ):
-        best_time, choice = best_thread  # threads are as good and cheaper
+        best_time = preds[choice]
     backend, workers = choice
-    chunk = chunksize_for(task, workers, left if n is not None else None)
-    speedup = serial / best_time if best_time > 0 else 1.0
-    reasons = _reasons(task, p, backend, workers, preds, left, n, cpus)
-    ranked = sorted(preds.values())
-    margin = (ranked[1] - ranked[0]) / ranked[0] if len(ranked) > 1 and ranked[0] > 0 else 1.0
-    samples = len(p.serial_wall)
-    if samples >= 8 and task.spread < 0.3 and (margin > 0.2 or backend == "serial"):
-        confidence = "high"
-    elif samples >= 3 and task.spread < 1.0:
-        confidence = "medium"
-    else:
-        confidence = "low"
+    serial = preds[("serial", 1)]
     return Advice(
         backend=backend,
         workers=workers,
-        chunksize=chunk,
-        expected_speedup=speedup,
+        chunksize=chunksize_for(p, workers, n),
+        expected_speedup=serial / best_time if best_time > 0 else 1.0,
         confidence=confidence,
-        reasons=tuple(reasons),
-        predictions={f"{b} x{w}" if b != "serial" else b: v for (b, w), v in preds.items()},
+        reasons=tuple(_reasons(p, choice, preds, n, cpus, threads, method)),
+        predictions={_label(b, w): v for (b, w), v in preds.items()},
         measured={
-            "task_wall_s": task.wall,
-            "task_cpu_s": task.cpu,
-            "gil_fraction": task.gil,
-            "thread_speedup_2": task.thread_speedup,
+            "task_wall_s": p.wall,
+            "task_cpu_s": p.cpu,
+            "gil_fraction": p.gil,
+            "spread": p.spread,
+            "timed_groups": p.samples,
             "arg_bytes": p.arg_bytes,
             "result_bytes": p.result_bytes,
-            "parent_serialize_s": task.parent_serialize,
-            "process_startup_s": p.startup,
-            "start_method": p.start_method,
-            "probed_items": p.consumed,
+            "parent_serialize_s": p.serialize,
+            "thread_safety": p.safety,
+            "thread_trial": p.trial,
+            "busy_other_cpus": busy,
+            "start_method": method,
             "items": n,
             "usable_cpus": cpus,
             "gil_enabled": gil_enabled(),
@@ -124,119 +135,104 @@ def decide(
     )
 
 
+def _confidence(p: Profile, preds: dict[tuple[str, int], float], choice: tuple[str, int]) -> str:
+    ranked = sorted(set(preds.values()))
+    margin = (ranked[1] - ranked[0]) / ranked[0] if len(ranked) > 1 and ranked[0] > 0 else 1.0
+    if p.samples >= 6 and p.spread < 0.3 and (margin > 0.2 or choice[0] == "serial"):
+        return "high"
+    if p.samples >= 2 and p.spread < 1.0:
+        return "medium"
+    return "low"
+
+
 def _reasons(
-    task: Task,
-    p: ProbeOutcome,
-    backend: str,
-    workers: int,
+    p: Profile,
+    choice: tuple[str, int],
     preds: dict[tuple[str, int], float],
-    left: int,
     n: int | None,
     cpus: int,
+    threads: bool,
+    method: str,
 ) -> list[str]:
-    from poolwise.advisor._model import gil_enabled
-
     out = []
-    share = task.cpu / task.wall if task.wall > 0 else 0.0
+    share = p.cpu / p.wall if p.wall > 0 else 0.0
     kind = "computes" if share > 0.7 else "waits" if share < 0.3 else "computes and waits"
     out.append(
-        f"each task takes {_fmt_s(task.wall)} and keeps a CPU busy {share:.0%} of that time: "
+        f"each task takes {fmt_s(p.wall)} and keeps a CPU busy {share:.0%} of that time: "
         f"it mostly {kind}"
     )
     if not gil_enabled():
         out.append("this Python runs without the GIL: threads run Python code in parallel")
-    elif task.thread_speedup is not None and share > 0.3:
-        holds = "holds the GIL" if task.gil > 0.5 else "releases the GIL"
-        out.append(f"it {holds} (2 threads ran {task.thread_speedup:.1f}x as fast as 1)")
-    move = task.parent_serialize
-    if backend != "process" and move > 0.2 * task.wall and move > 1e-5:
+    elif p.gil is not None and share > 0.3:
+        holds = "holds the GIL" if p.gil > 0.5 else "releases the GIL"
+        out.append(f"it {holds} ({p.gil:.0%} of its time, sampled while it ran)")
+    if p.safety == UNSAFE:
         out.append(
-            f"arguments are {_fmt_b(p.arg_bytes)} and results {_fmt_b(p.result_bytes)}: sending "
-            f"them to processes costs {_fmt_s(move)} per task against {_fmt_s(task.wall)} of work"
+            f"threads are ruled out: {p.safety_note}; run `poolwise check races` on it to see "
+            "the race"
         )
+    elif p.safety == SAFE:
+        out.append(f"thread-safe as far as measured: {p.safety_note}")
+    elif p.safety == VARIES:
+        out.append(f"results vary by nature ({p.safety_note}); only exceptions were checked")
+    elif not threads:
+        out.append("threads are ruled out: no item may run twice, and only re-runs check safety")
+    if p.trial is not None:
+        out.append(f"on {p.trial[0]} threads a task took {fmt_s(p.trial[1])} (measured)")
+    if p.picklable is False:
+        out.append("the function or its items cannot be pickled: processes are ruled out")
+    elif (
+        p.serialize is not None
+        and p.arg_bytes is not None
+        and p.result_bytes is not None
+        and choice[0] != "process"
+        and p.serialize > max(0.2 * p.wall, 1e-5)
+    ):
+        out.append(
+            f"arguments are {_fmt_b(p.arg_bytes)} and results {_fmt_b(p.result_bytes)}: "
+            f"sending them to processes costs {fmt_s(p.serialize)} per task against "
+            f"{fmt_s(p.wall)} of work"
+        )
+    if p.busy_others >= 0.5:
+        out.append(f"other programs keep {p.busy_others:.1f} of {cpus} CPUs busy")
     procs = [(v, k[1]) for k, v in preds.items() if k[0] == "process"]
-    if procs and left > 0:
-        proc, pw_ = min(procs)
-        start = p.startup * pw_
-        per_item_gain = task.wall - (proc - start) / left
-        if per_item_gain > 0:
-            pays = int(start / per_item_gain) + 1
-            out.append(
-                f"starting {pw_} worker process{'es' if pw_ > 1 else ''} costs {_fmt_s(start)} "
-                f"({p.start_method}), which pays off above about {pays} items"
-            )
-        else:
-            out.append(
-                f"processes cannot win here: starting them costs {_fmt_s(start)} and each task "
-                "gains nothing once its arguments and results are pickled"
-            )
+    if procs and choice[0] != "process":
+        value, w = min(procs)
+        out.append(
+            f"{w} worker process{'es' if w > 1 else ''} ({method}) would take {fmt_s(value)}, "
+            "start-up included"
+        )
     count = f"{n} items" if n is not None else "an input of unknown length (assumed long)"
     best = sorted(preds.items(), key=lambda kv: kv[1])[:3]
-    shown = ", ".join(f"{b}{'' if b == 'serial' else f' x{w}'} {_fmt_s(v)}" for (b, w), v in best)
+    shown = ", ".join(f"{_label(b, w)} {fmt_s(v)}" for (b, w), v in best)
     out.append(f"for {count}, predicted: {shown}")
-    if backend == "serial":
+    if choice[0] == "serial":
         out.append("no parallel configuration is predicted to be 10% faster: keep it serial")
     return out
 
 
-def advise_with_probe(
-    fn: Callable[[Any], Any],
-    items: Iterable[Any],
-    *,
-    budget: float | None = None,
-    backends: Sequence[str] = ("serial", "thread", "process"),
-    timeout: float | None = None,
-) -> tuple[Advice, ProbeOutcome, Iterator[Any], int | None]:
-    from poolwise.advisor._probe import probe
-
-    n = len(items) if isinstance(items, (list, tuple, range)) else None
-    outcome, rest = probe(fn, items, budget=budget, timeout=timeout)
-    return decide(outcome, n, backends=backends, remaining=True), outcome, rest, n
-
-
 def advise(
-    fn: Callable[[Any], Any],
-    items: Iterable[Any],
-    *,
-    budget: float | None = None,
+    fn: Callable[[Any], Any], items: Iterable[Any], *, budget: float | None = None
 ) -> Advice:
-    """Probe ``fn`` on a few items and advise a backend, worker count and chunk size.
+    """Measure ``fn`` on its first items and advise a backend, worker count and chunk size.
 
-    The probe runs the first items for real in one worker process: some one after another
-    (wall and CPU time), some on two threads (does the function hold the GIL?); it measures
-    pickled sizes and this machine's process start-up. A cost model then predicts every
-    configuration. ``budget`` (seconds) bounds the probe's own work (default 0.3 s).
+    The first items run for real in the calling thread, as a loop would run them: wall and CPU
+    time, and how much of it holds the GIL (sampled by a helper thread). When threads could
+    help, a few of those items run again on threads beside new ones, and any result that
+    differs rules threads out. A cost model then predicts every configuration. ``budget``
+    (seconds, default 0.2) bounds the measuring; results are not kept (``poolwise.map`` with
+    the default ``backend="auto"`` does the same and keeps them).
 
     Raises:
         ValueError: for an empty input.
     """
+    from poolwise.advisor._pilot import Pilot  # (the pilot loads the clocks and the sampler)
+
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__} {fn!r}")
-    n = len(items) if isinstance(items, (list, tuple, range)) else None
-    try:
-        _transport.dumps_function(fn)
-    except Exception as exc:
-        return unpicklable_advice(exc, n)
-    from poolwise.advisor._probe import probe
-
-    outcome, _ = probe(fn, items, budget=budget)
-    return decide(outcome, n)
-
-
-def unpicklable_advice(exc: BaseException, n: int | None) -> Advice:
-    """A function that cannot be pickled can only run in this process: threads."""
-    from poolwise._options import default_workers
-
-    return Advice(
-        "thread",
-        default_workers("thread"),
-        1,
-        1.0,
-        "low",
-        (
-            f"the function cannot be pickled ({exc}), so it cannot run in other processes; "
-            "threads run it in this process (not probed)",
-        ),
-        {},
-        {"items": n},
-    )
+    pilot = Pilot(fn, items, advise_only=True, budget=budget)
+    for _ in pilot.run():
+        pass
+    if pilot.advice is None:
+        raise ValueError("cannot advise on an empty input")
+    return pilot.advice

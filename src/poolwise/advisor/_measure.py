@@ -1,0 +1,134 @@
+"""What the advisor measures while the first items run for real in the calling thread.
+
+Nothing here leaves the caller's process: the items run where a plain loop would run them, so
+their results and their effects are the loop's own. Three instruments:
+
+- clocks: wall time, and the CPU time of the calling thread plus that of the child processes it
+  has waited for (a task that runs a subprocess computes; it does not wait);
+- ``GilSampler``: a helper thread that wakes every half millisecond and notes how long it then
+  waits for the GIL. While the caller's code holds the GIL the wait lasts a switch interval
+  (5 ms by default); while it waits or runs native code that releases the GIL, microseconds.
+  The share of late wake-ups is the share of time the work holds the GIL, measured without
+  running anything twice;
+- ``SystemLoad``: the CPU time other programs used over the same window (``/proc/stat``), so a
+  busy machine is seen as one.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import threading
+import time
+from typing import Any
+
+WAKE = 0.0005  # the sampler's sleep between samples
+
+
+def cpu_clock() -> float:
+    """CPU seconds of the calling thread and of the child processes it has waited for."""
+    t = os.times()
+    return time.thread_time() + t.children_user + t.children_system
+
+
+class GilSampler:
+    """Estimates the share of time some other thread of this process holds the GIL."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.late = 0
+        self.samples = 0
+        self._thread: threading.Thread | None = None
+        # a wake-up later than half a switch interval waited for the GIL (the OS itself wakes a
+        # sleeper within tens of microseconds)
+        self._threshold = max(0.0005, sys.getswitchinterval() / 2)
+
+    def start(self) -> GilSampler:
+        self._thread = threading.Thread(target=self._loop, name="poolwise-gil-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        stop, threshold = self._stop, self._threshold
+        perf = time.perf_counter
+        while not stop.is_set():
+            t0 = perf()
+            time.sleep(WAKE)
+            late = perf() - t0 - WAKE > threshold
+            with self._lock:
+                self.samples += 1
+                self.late += late
+
+    def share(self) -> float | None:
+        """The estimate so far, or None before three samples."""
+        with self._lock:
+            return self.late / self.samples if self.samples >= 3 else None
+
+    def stop(self) -> None:
+        """Stop and join (a process about to fork must be single-threaded again)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+
+class SystemLoad:
+    """CPUs that other programs kept busy between ``__init__`` and ``busy_others()``."""
+
+    def __init__(self) -> None:
+        self._t0 = time.perf_counter()
+        self._stat0 = _proc_stat()
+        self._own0 = _own_cpu()
+
+    def busy_others(self) -> float | None:
+        """Average number of CPUs busy with other programs, or None when unknown (no
+        ``/proc/stat``, or a window too short for its 10 ms ticks)."""
+        stat1 = _proc_stat()
+        if self._stat0 is None or stat1 is None:
+            return None
+        busy0, total0 = self._stat0
+        busy1, total1 = stat1
+        ticks = total1 - total0
+        if ticks < 8:  # over a few ticks the share is mostly rounding
+            return None
+        wall = time.perf_counter() - self._t0
+        cpus_seen = ticks / 100 / wall if wall > 0 else 0.0  # ticks are 1/100 s per CPU
+        busy = (busy1 - busy0) / ticks * cpus_seen
+        own = (_own_cpu() - self._own0) / wall if wall > 0 else 0.0
+        return max(0.0, busy - own)
+
+
+def _proc_stat() -> tuple[int, int] | None:
+    try:
+        with open("/proc/stat", "rb") as fh:
+            fields = fh.readline().split()[1:]
+    except OSError:
+        return None
+    ticks = [int(x) for x in fields[:8]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
+def _own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def same(a: Any, b: Any) -> bool:
+    """Whether two results of the same call are equal: ``==`` when it gives a plain bool and the
+    values are equal to themselves (NaN is not), else their pickles; values that neither
+    compares nor pickles count as equal (no evidence either way)."""
+    if a is b:
+        return True
+    try:
+        eq = a == b
+        if isinstance(eq, bool) and (eq or (a == a and b == b)) is True:
+            return eq
+    except Exception:
+        pass
+    try:
+        return pickle.dumps(a, 5) == pickle.dumps(b, 5)
+    except Exception:
+        return True

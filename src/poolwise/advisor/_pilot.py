@@ -1,0 +1,407 @@
+"""The pilot: run the first items for real in the calling thread, measure, and decide.
+
+``backend="auto"`` starts as the loop it replaces: items run one after another in the caller's
+thread, their results are kept and handed on at once, and their effects land where a loop's
+would. Meanwhile the clocks and the GIL sampler (``_measure``) time them. The pilot stops to
+decide as soon as the numbers say enough (a few milliseconds of work; one item when items are
+slow), and only when the rest of the job is long enough for any other configuration to pay:
+a short job simply finishes here, at the loop's own speed.
+
+When the model picks threads, thread safety is measured before any result computed on threads
+is kept: the trial runs a few items the loop already ran again on the chosen threads, beside new
+items, with a short GIL switch interval. A re-run whose result differs from its serial one
+(confirmed by one more serial run, which tells a race from results that vary by nature), or
+that raises only concurrently, rules threads out and the trial's new items run again elsewhere.
+
+What was measured is remembered (``_profile``): the next call with the same function runs its
+first item, checks the time per item against the profile, and decides in microseconds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import sys
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator
+from typing import Any
+
+from poolwise import _transport
+from poolwise._cpus import usable_cpus
+from poolwise.advisor._advice import Advice
+from poolwise.advisor._advise import decide, fmt_s
+from poolwise.advisor._measure import GilSampler, SystemLoad, cpu_clock, same
+from poolwise.advisor._profile import (
+    DRIFT,
+    SAFE,
+    UNCHECKED,
+    UNSAFE,
+    VARIES,
+    Profile,
+    drop,
+    key_of,
+    recall,
+    remember,
+)
+
+GROUP_WALL = 0.002  # a timed group of fast items grows (doubling) until it takes this long
+GROUP_MAX = 4096  # ...or holds this many: imap hands results on group by group
+MIN_HEAD = 0.002  # never decide on less work than this
+GIL_HEAD = 0.012  # work that computes runs this long first, so the sampler sees the GIL
+MAX_HEAD = 0.05  # decide by then whatever the sampler saw (default budget)
+SHORT = 0.004  # predicted work left below this: just finish the loop
+TRIAL_WALL = 0.01  # a thread trial aims at this much wall time (one round of slow items)
+TRIAL_SWITCH = 1e-4  # the GIL switch interval during a trial: races show up at once
+PIPE = 0.6e9  # bytes per second through a pipe to a worker process
+BASELINE = 8  # items of the loop kept to re-run in a trial
+
+
+class Raised:
+    """An item's exception, in the place of its result."""
+
+    __slots__ = ("exception", "item")
+
+    def __init__(self, exception: BaseException, item: Any) -> None:
+        self.exception = exception
+        self.item = item
+
+
+def _run_group(fn: Callable[[Any], Any], group: list[Any]) -> tuple[list[Any], int]:
+    """``fn`` over a group at C speed, and how many raised; an exception takes its item's place
+    and the loop goes on after it (``extend`` keeps the results before it: its position is
+    exact)."""
+    out: list[Any] = []
+    start = raised = 0
+    while start < len(group):
+        try:
+            out.extend(map(fn, itertools.islice(group, start, None) if start else group))
+            break
+        except Exception as exc:
+            out.append(Raised(exc, group[len(out)]))
+            start = len(out)
+            raised += 1
+    return out, raised
+
+
+class Pilot:
+    """Runs the first items of a job in the caller and decides how to run the rest.
+
+    ``mode``: ``"run"`` (map and imap: a job too short to pay for anything else is finished
+    here, and ``advice`` stays None when the input ran out first), ``"probe"`` (an Executor:
+    stop at the decision, for an input of unknown length) or ``"advise"`` (results are not
+    wanted; decide even on a short input). ``reruns`` False: no item runs twice, so threads,
+    whose safety only a re-run can check, are left out unless a profile already showed them safe.
+
+    After ``run()`` is exhausted: ``advice``, ``profile``, ``consumed`` (items whose outcomes
+    it yielded), ``rest`` (an iterator of the items not yet run).
+    """
+
+    def __init__(
+        self,
+        fn: Callable[[Any], Any],
+        items: Iterable[Any],
+        *,
+        mode: str = "run",
+        reruns: bool = True,
+        budget: float | None = None,
+        advise_only: bool = False,
+    ) -> None:
+        self.fn = fn
+        self.mode = "advise" if advise_only else mode
+        self.reruns = reruns
+        self.max_head = MAX_HEAD if budget is None else max(MIN_HEAD, budget / 2)
+        self.n = len(items) if isinstance(items, (list, tuple, range)) else None
+        self._items = items
+        self.advice: Advice | None = None
+        self.profile: Profile | None = None
+        self.consumed = 0
+        self.rest: Iterator[Any] = iter(())
+        self.remembered = False
+        self.raised = 0  # outcomes yielded so far that are exceptions
+        # timed groups: (items, wall, cpu)
+        self._groups: list[tuple[int, float, float]] = []
+        self._baseline: list[tuple[Any, Any]] = []  # (item, outcome) from the loop
+        self._last: tuple[Any, Any] | None = None  # the last item that succeeded, with its value
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _head(self, it: Iterator[Any], k: int) -> tuple[list[Any], list[Any]]:
+        """Run the next group of up to ``k`` items, timed."""
+        group = list(itertools.islice(it, k))
+        if not group:
+            return group, []
+        w0, c0 = time.perf_counter(), cpu_clock()
+        out, raised = _run_group(self.fn, group)
+        self.raised += raised
+        wall, cpu = time.perf_counter() - w0, cpu_clock() - c0
+        self._groups.append((len(group), wall, cpu))
+        self.consumed += len(group)
+        if len(self._baseline) < BASELINE:
+            self._baseline.extend(zip(group[: BASELINE - len(self._baseline)], out))
+        for item, value in zip(reversed(group), reversed(out)):
+            if not isinstance(value, Raised):
+                self._last = (item, value)
+                break
+        return group, out
+
+    def _rates(self) -> tuple[float, float, float]:
+        """(wall, cpu, elapsed): seconds per item, leaving out the first item's warm-up when
+        later groups exist, and the time spent so far."""
+        groups = self._groups
+        elapsed = sum(g[1] for g in groups)
+        body = groups[1:] if len(groups) > 2 else groups
+        count = sum(g[0] for g in body)
+        return sum(g[1] for g in body) / count, sum(g[2] for g in body) / count, elapsed
+
+    def _spread(self) -> float:
+        per = [g[1] / g[0] for g in self._groups[1:]] or [g[1] / g[0] for g in self._groups]
+        mean = sum(per) / len(per)
+        if len(per) < 2 or mean <= 0:
+            return 0.0
+        return math.sqrt(sum((x - mean) ** 2 for x in per) / len(per)) / mean
+
+    def _left(self) -> int | None:
+        return None if self.n is None else self.n - self.consumed
+
+    def _short(self, wall: float) -> bool:
+        left = self._left()
+        return left is not None and left * wall < SHORT
+
+    def run(self) -> Iterator[list[Any]]:
+        """Yield lists of outcomes (values, or ``Raised``) in input order, as they are made."""
+        it = iter(self._items)
+        first = list(itertools.islice(it, 1))
+        if not first:
+            return
+        it = itertools.chain(first, it)
+        key = key_of(self.fn, first[0])
+        entry = recall(key)
+        sampler: GilSampler | None = None
+        load = SystemLoad()
+        try:
+            k = 1
+            if entry is not None:
+                # a profile from an earlier call: run the first items, check the time per item
+                while True:
+                    _group, out = self._head(it, k)
+                    if not out:
+                        if self.mode == "run":
+                            return
+                        break
+                    yield out
+                    wall, _cpu, elapsed = self._rates()
+                    if elapsed >= min(0.0005, 0.5 * entry.profile.wall):
+                        break
+                    k = min(2 * k, GROUP_MAX)
+                if 1 / DRIFT <= wall / max(entry.profile.wall, 1e-9) <= DRIFT:
+                    self.remembered = True
+                    self.profile = entry.profile
+                else:
+                    drop(key)  # the work changed: measure it afresh
+            if self.profile is None:
+                sampler = GilSampler().start()
+                exhausted = False
+                while True:
+                    _group, out = self._head(it, k)
+                    if not out:
+                        exhausted = True
+                        break
+                    yield out
+                    wall, cpu, elapsed = self._rates()
+                    if self._groups[-1][1] < GROUP_WALL:
+                        k = min(2 * k, GROUP_MAX)
+                    if self._ready(wall, cpu, elapsed, sampler):
+                        break
+                sampler.stop()
+                if exhausted and self.mode == "run":
+                    return
+                self.profile = self._profile(self._rates(), sampler, load)
+                sampler = None
+            self.advice = self._decide(it)
+            if self.advice.backend == "thread" and self.profile.safety == UNCHECKED:
+                it = yield from self._trial(it, self.advice.workers)
+                self.advice = self._decide(it)
+            remember(key, self.fn, first[0], self.profile, _label(self.advice))
+            if self.mode == "run" and self.advice.backend == "serial":
+                yield from self._finish_serially(it, k)
+        finally:
+            if sampler is not None:
+                sampler.stop()
+            self.rest = it
+
+    def _ready(self, wall: float, cpu: float, elapsed: float, sampler: GilSampler) -> bool:
+        if self.mode == "run" and self._short(wall):
+            return False  # the loop will be done before anything else could start
+        if elapsed < MIN_HEAD and self.consumed < 2 * GROUP_MAX:
+            return False
+        if elapsed >= self.max_head:
+            return True
+        if cpu < 0.3 * wall:
+            return True  # it waits: the GIL hardly matters, threads or processes overlap it
+        return elapsed >= GIL_HEAD and sampler.share() is not None
+
+    def _profile(
+        self, rates: tuple[float, float, float], sampler: GilSampler, load: SystemLoad
+    ) -> Profile:
+        wall, cpu, _ = rates
+        busy = load.busy_others()
+        profile = Profile(
+            wall=wall,
+            cpu=min(cpu, wall * usable_cpus()),
+            gil=sampler.share(),
+            spread=self._spread(),
+            samples=len(self._groups),
+            busy_others=busy if busy is not None else 0.0,
+        )
+        return self._with_pickling(profile)
+
+    def _with_pickling(self, p: Profile) -> Profile:
+        """What processes would cost: does the function pickle, and what do an item and its
+        result cost to pickle and move (timed on the last item that succeeded)."""
+        import dataclasses
+
+        try:
+            _transport.dumps_function(self.fn)
+            if self._last is None:
+                raise ValueError("no item succeeded")
+            item, value = self._last
+            t0 = time.perf_counter()
+            arg = _transport.dumps(item)
+            res = _transport.dumps(value)
+            pickling = time.perf_counter() - t0
+        except Exception:
+            return dataclasses.replace(p, picklable=False)
+        moved = (len(arg) + len(res)) / PIPE
+        # unpickling costs about what pickling did; the worker does the same on its side
+        return dataclasses.replace(
+            p,
+            picklable=True,
+            arg_bytes=float(len(arg)),
+            result_bytes=float(len(res)),
+            serialize=2 * pickling + moved,
+        )
+
+    def _decide(self, it: Iterator[Any]) -> Advice:
+        from poolwise.backends._process import choose_start_method
+
+        assert self.profile is not None
+        threads = self.reruns or self.profile.safety in (SAFE, VARIES)
+        n = None if self.mode == "probe" else self._left()
+        return decide(self.profile, n, method=choose_start_method(None), threads=threads)
+
+    # -- the thread trial -------------------------------------------------------------------
+
+    def _trial(self, it: Iterator[Any], workers: int) -> Generator[list[Any], None, Iterator[Any]]:
+        """Run loop items again beside new ones on ``workers`` threads; keep the new ones'
+        results only if every re-run matched. Returns the iterator of items still to run."""
+        import dataclasses
+
+        assert self.profile is not None
+        wall = max(self.profile.wall, 1e-7)
+        base = [b for b in self._baseline][: max(2, min(BASELINE, workers // 4))]
+        fresh_count = max(workers - len(base), math.ceil(TRIAL_WALL * workers / wall) - len(base))
+        left = self._left()
+        if left is not None:
+            fresh_count = min(fresh_count, left)
+        fresh = list(itertools.islice(it, min(fresh_count, GROUP_MAX)))
+        jobs = [b[0] for b in base] + fresh
+        outcomes, seconds = _on_threads(self.fn, jobs, workers)
+        verdict, note = self._judge(base, outcomes[: len(base)], workers)
+        per_item = seconds / max(1, len(jobs))
+        self.profile = dataclasses.replace(
+            self.profile, safety=verdict, safety_note=note, trial=(workers, per_item)
+        )
+        if verdict == UNSAFE:
+            return itertools.chain(fresh, it)  # their results are not kept: they run again
+        kept = outcomes[len(base) :]
+        self.consumed += len(kept)
+        self.raised += sum(isinstance(x, Raised) for x in kept)
+        if kept:
+            yield kept
+        return it
+
+    def _judge(
+        self, base: list[tuple[Any, Any]], again: list[Any], workers: int
+    ) -> tuple[str, str]:
+        differed = []
+        for (item, first), second in zip(base, again):
+            a_raised, b_raised = isinstance(first, Raised), isinstance(second, Raised)
+            if a_raised and b_raised:
+                continue
+            if a_raised != b_raised or not same(first, second):
+                differed.append((item, first, second))
+        checked = f"{len(base)} items run again on {workers} threads"
+        if not differed:
+            return SAFE, f"{checked} beside new ones gave their serial results"
+        # one more serial run of the items that differed tells a race from results that vary
+        varies = 0
+        for item, first, _ in differed[:2]:
+            third = _run_group(self.fn, [item])[0][0]
+            if isinstance(first, Raised) or isinstance(third, Raised):
+                varies += isinstance(first, Raised) != isinstance(third, Raised)
+            elif not same(first, third):
+                varies += 1
+        if varies == len(differed[:2]):
+            return VARIES, f"{len(differed)} of {checked} differed, and so did a serial re-run"
+        concurrent_only = [d for d in differed if isinstance(d[2], Raised)]
+        what = (
+            f"{len(concurrent_only)} raised only concurrently "
+            f"({type(concurrent_only[0][2].exception).__name__})"
+            if concurrent_only
+            else "their results differed from serial ones"
+        )
+        return UNSAFE, f"{len(differed)} of {checked}: {what}"
+
+    # -- finishing a short job --------------------------------------------------------------
+
+    def _finish_serially(self, it: Iterator[Any], k: int) -> Iterator[list[Any]]:
+        while True:
+            _group, out = self._head(it, k)
+            if not out:
+                return
+            yield out
+            if self._groups[-1][1] < GROUP_WALL:
+                k = min(2 * k, GROUP_MAX)
+
+
+def _label(advice: Advice) -> str:
+    return advice.backend if advice.backend == "serial" else f"{advice.backend} x{advice.workers}"
+
+
+def _on_threads(fn: Callable[[Any], Any], jobs: list[Any], workers: int) -> tuple[list[Any], float]:
+    """Run ``jobs`` on ``workers`` threads released together, each taking the next job; returns
+    the outcomes in order and the seconds from release to the last one."""
+    outcomes: list[Any] = [None] * len(jobs)
+    lock = threading.Lock()
+    nxt = [0]
+    began: list[float] = []
+    barrier = threading.Barrier(workers, action=lambda: began.append(time.perf_counter()))
+
+    def work() -> None:
+        barrier.wait()
+        while True:
+            with lock:
+                j = nxt[0]
+                if j >= len(jobs):
+                    return
+                nxt[0] = j + 1
+            try:
+                outcomes[j] = fn(jobs[j])
+            except BaseException as exc:  # SystemExit too: it must not end a trial thread
+                outcomes[j] = Raised(exc, jobs[j])
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, TRIAL_SWITCH))
+    try:
+        threads = [threading.Thread(target=work, name="poolwise-trial") for _ in range(workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    return outcomes, time.perf_counter() - began[0]
+
+
+__all__ = ["Pilot", "Raised", "fmt_s"]
