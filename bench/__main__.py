@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 # Benchmark modules in the order they run.
-MODULES: tuple[str, ...] = ("core", "compare_cost", "dask", "advise", "checks")
+MODULES: tuple[str, ...] = ("core", "compare_cost", "dask", "auto", "checks")
 
 RESULTS = Path(__file__).parent / "results"
 

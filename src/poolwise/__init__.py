@@ -26,6 +26,7 @@ from poolwise._version import __version__
 if typing.TYPE_CHECKING:
     from poolwise.advisor._advice import Advice
     from poolwise.advisor._advise import advise
+    from poolwise.advisor._memory import forget, remembered
     from poolwise.checks._lockorder import LockOrderGraph, lock_order
     from poolwise.checks._races import RaceReport, check_races
     from poolwise.checks._watchdog import Watchdog, watchdog
@@ -37,6 +38,8 @@ if typing.TYPE_CHECKING:
 _LAZY = {
     "Advice": "poolwise.advisor._advice",
     "advise": "poolwise.advisor._advise",
+    "forget": "poolwise.advisor._memory",
+    "remembered": "poolwise.advisor._memory",
     "LockOrderGraph": "poolwise.checks._lockorder",
     "lock_order": "poolwise.checks._lockorder",
     "RaceReport": "poolwise.checks._races",
@@ -89,9 +92,11 @@ __all__ = [
     "advise",
     "check_races",
     "compare",
+    "forget",
     "imap",
     "lock_order",
     "map",
+    "remembered",
     "usable_cpus",
     "watchdog",
 ]

@@ -107,7 +107,7 @@ class Executor(cf.Executor):
         timeout: seconds each task may run (TaskTimeout beyond; see :func:`poolwise.map`).
         retries: runs again a task that crashed its worker or timed out.
         initializer, initargs, start_method, max_tasks_per_child, max_memory_per_child,
-        thread_name_prefix, client, address: as in :func:`poolwise.map`.
+        thread_name_prefix, client, address, rerun: as in :func:`poolwise.map`.
     """
 
     def __init__(
@@ -126,6 +126,7 @@ class Executor(cf.Executor):
         thread_name_prefix: str = "",
         client: Any = None,
         address: str | None = None,
+        rerun: bool = True,
     ) -> None:
         self._opts = resolve(
             backend=backend,
@@ -141,6 +142,7 @@ class Executor(cf.Executor):
             thread_name_prefix=thread_name_prefix,
             client=client,
             address=address,
+            rerun=rerun,
         )
         self._auto = self._opts.backend == "auto"
         self._user_workers = workers

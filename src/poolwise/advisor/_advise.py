@@ -7,8 +7,9 @@ from typing import Any
 
 from poolwise._cpus import usable_cpus
 from poolwise.advisor._advice import Advice
+from poolwise.advisor._measure import SAFE, UNSAFE, VARIES
 from poolwise.advisor._model import chunksize_for, gil_enabled, ladder, predict
-from poolwise.advisor._profile import SAFE, UNSAFE, VARIES, Profile
+from poolwise.advisor._profile import Profile
 
 # A parallel configuration must beat serial by this much (and by MIN_GAIN seconds) to be worth
 # its complexity; processes must beat threads by PROCESS_MARGIN to be worth their memory; of
@@ -102,7 +103,7 @@ def decide(
         # too noisy to trust one prediction: the choice that loses least in the worst case
         choice = min(
             {choice, *(_choose(t, allowed)[0] for t in table)},
-            key=lambda k: max(t[k] / min(t.values()) for t in table),
+            key=lambda k: max(t[k] / max(min(t.values()), 1e-12) for t in table),
         )
         best_time = preds[choice]
     backend, workers = choice

@@ -25,6 +25,12 @@ from typing import Any
 
 WAKE = 0.0005  # the sampler's sleep between samples
 
+# Thread safety of a function, as measured by running items again on threads
+UNCHECKED = "unchecked"
+SAFE = "safe"  # re-run concurrently, every result matched its serial run
+UNSAFE = "unsafe"  # a result differed, or an exception happened only concurrently
+VARIES = "varies"  # results differ between two serial runs: only exceptions could be checked
+
 
 def cpu_clock() -> float:
     """CPU seconds of the calling thread and of the child processes it has waited for."""

@@ -79,6 +79,8 @@ def ladder(backend: str, cpus: int, items: int | None) -> list[int]:
         out.add(k)
         k *= 2
     cap = top if items is None else max(1, items)
+    if cap < top:
+        out.add(cap)  # one worker per item left: a single round
     return sorted(x for x in out if x <= cap) or [1]
 
 

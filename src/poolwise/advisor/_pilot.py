@@ -25,25 +25,25 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poolwise import _transport
 from poolwise._cpus import usable_cpus
-from poolwise.advisor._advice import Advice
-from poolwise.advisor._advise import decide, fmt_s
-from poolwise.advisor._measure import GilSampler, SystemLoad, cpu_clock, same
-from poolwise.advisor._profile import (
-    DRIFT,
+from poolwise.advisor._measure import (
     SAFE,
     UNCHECKED,
     UNSAFE,
     VARIES,
-    Profile,
-    drop,
-    key_of,
-    recall,
-    remember,
+    GilSampler,
+    SystemLoad,
+    cpu_clock,
+    same,
 )
+from poolwise.advisor._memory import DRIFT, drop, key_of, recall, remember
+
+if TYPE_CHECKING:  # the model loads when a decision is due: a short job never needs it
+    from poolwise.advisor._advice import Advice
+    from poolwise.advisor._profile import Profile
 
 GROUP_WALL = 0.002  # a timed group of fast items grows (doubling) until it takes this long
 GROUP_MAX = 4096  # ...or holds this many: imap hands results on group by group
@@ -239,15 +239,21 @@ class Pilot:
             return True
         if cpu < 0.3 * wall:
             return True  # it waits: the GIL hardly matters, threads or processes overlap it
+        # the sampler's verdict: a GIL held costs it a switch interval per sample, so many
+        # samples early mean a free GIL; otherwise wait for GIL_HEAD and three samples
+        if sampler.samples >= 8:
+            return True
         return elapsed >= GIL_HEAD and sampler.share() is not None
 
     def _profile(
         self, rates: tuple[float, float, float], sampler: GilSampler, load: SystemLoad
     ) -> Profile:
+        from poolwise.advisor._profile import Profile  # (see the imports)
+
         wall, cpu, _ = rates
         busy = load.busy_others()
         profile = Profile(
-            wall=wall,
+            wall=max(wall, 1e-9),
             cpu=min(cpu, wall * usable_cpus()),
             gil=sampler.share(),
             spread=self._spread(),
@@ -283,11 +289,13 @@ class Pilot:
         )
 
     def _decide(self, it: Iterator[Any]) -> Advice:
-        from poolwise.backends._process import choose_start_method
+        from poolwise.advisor._advise import decide  # (see the imports)
+        from poolwise.backends._start import choose_start_method
 
         assert self.profile is not None
         threads = self.reruns or self.profile.safety in (SAFE, VARIES)
-        n = None if self.mode == "probe" else self._left()
+        # advise answers for the whole input; a run decides for what is left of it
+        n = {"probe": None, "advise": self.n}.get(self.mode, self._left())
         return decide(self.profile, n, method=choose_start_method(None), threads=threads)
 
     # -- the thread trial -------------------------------------------------------------------
@@ -402,6 +410,3 @@ def _on_threads(fn: Callable[[Any], Any], jobs: list[Any], workers: int) -> tupl
     finally:
         sys.setswitchinterval(interval)
     return outcomes, time.perf_counter() - began[0]
-
-
-__all__ = ["Pilot", "Raised", "fmt_s"]

@@ -49,9 +49,7 @@ import multiprocessing.connection as mpc
 import os
 import pickle
 import signal
-import sys
 import tempfile
-import threading
 import time
 import weakref
 from collections import deque
@@ -68,6 +66,7 @@ from poolwise._errors import (
 )
 from poolwise.backends import _worker as W
 from poolwise.backends._base import Backend, Batch, Job, Outcome, TaskError
+from poolwise.backends._start import choose_start_method
 
 # Two small messages fit in a Unix socket's buffer together, so a second batch may be queued
 # behind a running one without risk of a write blocking.
@@ -81,38 +80,6 @@ _live: weakref.WeakSet[ProcessBackend] = weakref.WeakSet()
 def _kill_all_at_exit() -> None:
     for backend in list(_live):
         backend.shutdown(wait=False, kill=True)
-
-
-def _os_thread_count() -> int:
-    try:
-        return len(os.listdir("/proc/self/task"))
-    except OSError:
-        return threading.active_count()
-
-
-def choose_start_method(requested: str | None) -> str:
-    if requested is not None:
-        return requested
-    if sys.platform != "linux":
-        return "spawn"
-    if threading.current_thread() is threading.main_thread() and _single_threaded():
-        return "fork"
-    return "forkserver"
-
-
-def _single_threaded() -> bool:
-    """True when the OS sees one thread. A thread just joined (an executor's manager, say) can
-    linger in /proc for a moment after Python forgets it: wait up to 20 ms for it to go."""
-    if _os_thread_count() == 1:
-        return True
-    if threading.active_count() != 1:
-        return False
-    deadline = time.monotonic() + 0.02
-    while time.monotonic() < deadline:
-        time.sleep(0.0005)
-        if _os_thread_count() == 1:
-            return True
-    return False
 
 
 def describe_exit(exitcode: int | None, *, killed_by_us: bool) -> str:

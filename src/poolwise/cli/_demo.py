@@ -37,7 +37,7 @@ def register(sub: Any) -> None:
 
 def _machine() -> dict[str, Any]:
     import poolwise
-    from poolwise.backends._process import choose_start_method
+    from poolwise.backends._start import choose_start_method
 
     return {
         "cpus": poolwise.usable_cpus(),

@@ -59,7 +59,7 @@ def _n(base: int, s: Scale) -> int:
 
 
 def start_join(s: Scale, lang: str) -> Section:
-    from poolwise.backends._process import choose_start_method
+    from poolwise.backends._start import choose_start_method
 
     ctx: Any = mp.get_context(choose_start_method(None))
     results: dict[str, tuple[float, float]] = {}

@@ -1,0 +1,280 @@
+"""backend="auto": results, effects, thread safety measured, the memory, the Executor's auto."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import threading
+import time
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import poolwise as pw
+from poolwise.advisor._measure import GilSampler, same
+from poolwise.advisor._pilot import Pilot
+from tests import helpers
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memory() -> Iterator[None]:
+    pw.forget()
+    yield
+    pw.forget()
+
+
+# -- functions correct serially and wrong on threads -----------------------------------------
+
+_scratch = types.SimpleNamespace(value=0)
+
+
+def scratch_cpu(x: int) -> int:
+    """Reuses a module-level scratch object around about a millisecond of pure Python."""
+    _scratch.value = x
+    total = 0
+    for i in range(20_000):
+        total += i
+    return _scratch.value + 1
+
+
+def scratch_wait(x: int) -> int:
+    _scratch.value = x
+    time.sleep(0.005)  # the workload: it waits
+    return _scratch.value + 1
+
+
+_claims: dict[str, int] = {}
+
+
+def check_then_act(x: int) -> int:
+    """Claims a module-level slot if it is free; serially it always is."""
+    if "owner" not in _claims:
+        _claims["owner"] = x
+        time.sleep(0.002)  # the workload
+        return _claims.pop("owner") * 2
+    return -1
+
+
+@pytest.mark.parametrize(
+    ("fn", "n"), [(scratch_cpu, 300), (scratch_wait, 120), (check_then_act, 150)]
+)
+def test_the_default_returns_what_the_function_returns_alone(fn: object, n: int) -> None:
+    expected = [fn(x) for x in range(n)]  # type: ignore[operator]
+    for _ in range(2):  # the first call measures, the second uses what was remembered
+        pw.forget()
+        assert pw.map(fn, range(n)) == expected  # type: ignore[arg-type]
+    assert pw.map(fn, range(n)) == expected  # type: ignore[arg-type]
+
+
+def test_a_race_rules_threads_out_and_the_reasons_point_to_check_races() -> None:
+    advice = pw.advise(scratch_wait, range(200))
+    assert advice.measured["thread_safety"] == "unsafe", str(advice)
+    assert advice.backend != "thread"
+    assert any("poolwise check races" in r for r in advice.reasons)
+
+
+def noisy_wait(_: int) -> float:
+    time.sleep(0.005)
+    return random.random()
+
+
+def test_results_that_vary_by_nature_are_not_taken_for_a_race() -> None:
+    # a serial re-run of an item that differed differs too: the function varies, threads stay
+    advice = pw.advise(noisy_wait, range(200))
+    assert advice.measured["thread_safety"] == "varies", str(advice)
+    assert advice.backend == "thread"
+    assert any("vary by nature" in r for r in advice.reasons)
+
+
+def fails_concurrently(x: int) -> int:
+    if "busy" in _claims:
+        raise RuntimeError("slot taken")
+    _claims["busy"] = x
+    time.sleep(0.002)
+    del _claims["busy"]
+    return x
+
+
+def test_an_exception_only_under_threads_rules_them_out() -> None:
+    advice = pw.advise(fails_concurrently, range(200))
+    assert advice.measured["thread_safety"] == "unsafe", str(advice)
+    assert any("raised only concurrently (RuntimeError)" in r for r in advice.reasons)
+    _claims.clear()
+
+
+# -- effects, re-runs ------------------------------------------------------------------------
+
+_seen: list[int] = []
+_seen_lock = threading.Lock()
+
+
+def record(x: int) -> int:
+    with _seen_lock:
+        _seen.append(x)
+    time.sleep(0.003)
+    return x
+
+
+def test_effects_land_in_the_caller_and_only_checked_items_run_twice() -> None:
+    _seen.clear()
+    assert pw.map(record, range(120)) == list(range(120))
+    advice = pw.remembered()[-1]
+    assert advice.decision.startswith("thread"), advice
+    assert sorted(set(_seen)) == list(range(120))  # in this process: threads share memory
+    twice = [x for x in set(_seen) if _seen.count(x) > 1]
+    assert len(_seen) - 120 == len(twice) <= 8  # the trial re-ran a few loop items
+    assert all(x < 8 for x in twice)  # ...from the first ones, which ran in the loop
+
+
+def test_rerun_false_runs_every_item_exactly_once() -> None:
+    _seen.clear()
+    assert pw.map(record, range(120), rerun=False) == list(range(120))
+    assert sorted(_seen) == list(range(120))
+    assert not pw.remembered()[-1].decision.startswith("thread")
+
+
+def test_rerun_must_be_a_bool() -> None:
+    with pytest.raises(TypeError, match="rerun must be True or False"):
+        pw.map(helpers.double, [1], rerun="no")  # type: ignore[arg-type]
+
+
+class Counted:
+    """Appends a line per call to a file: how many times each item really ran."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __call__(self, x: int) -> int:
+        with open(self.path, "a") as fh:
+            fh.write(f"{x} {os.getpid()}\n")
+        return x * 3
+
+
+def test_imap_over_a_generator_runs_each_item_once(tmp_path: Path) -> None:
+    log = tmp_path / "calls"
+    out = list(pw.imap(Counted(str(log)), (x for x in range(300)), rerun=False))
+    assert out == [3 * x for x in range(300)]
+    calls = [int(line.split()[0]) for line in log.read_text().split("\n") if line]
+    assert sorted(calls) == list(range(300))
+
+
+def test_a_short_job_runs_in_the_callers_thread() -> None:
+    me = threading.current_thread().name
+    assert pw.map(helpers.thread_name, range(50)) == [me] * 50
+    assert pw.remembered() == []  # nothing to decide: the loop was done first
+
+
+def test_failures_are_delivered_in_place_or_raised_as_a_loop_would() -> None:
+    out = pw.map(helpers.fail_on(1), range(10), on_error="return")
+    assert isinstance(out[1], pw.Failure) and isinstance(out[1].exception, ValueError)
+    assert out[1].index == 1 and out[1].item == 1 and "item 1 is bad" in out[1].traceback
+    assert [x for i, x in enumerate(out) if i != 1] == [x for x in range(10) if x != 1]
+    with pytest.raises(ValueError, match="item 1 is bad"):
+        pw.map(helpers.fail_on(1), range(10))
+
+
+def test_the_initializer_runs_in_the_caller_first() -> None:
+    helpers.set_initialized(None)
+    out = pw.map(helpers.get_initialized, range(3), initializer=helpers.set_initialized,
+                 initargs=("ready",))
+    assert out == ["ready"] * 3
+
+
+def test_a_timeout_makes_auto_use_processes() -> None:
+    assert pw.map(helpers.pid_of, range(4), timeout=10)[0] != os.getpid()
+
+
+# -- the memory ------------------------------------------------------------------------------
+
+
+def spin_ms(ms: float) -> int:
+    end = time.thread_time() + ms / 1000
+    while time.thread_time() < end:
+        pass
+    return 1
+
+
+def test_a_decision_is_remembered_listed_and_forgotten() -> None:
+    pw.map(spin_ms, [1.0] * 200)
+    entries = pw.remembered()
+    assert len(entries) == 1
+    entry = entries[0]
+    assert entry.function.endswith("spin_ms") and entry.item_type == "float"
+    assert entry.profile.wall == pytest.approx(0.001, rel=0.9)
+    pilot = Pilot(spin_ms, [1.0] * 200)
+    assert sum(len(c) for c in pilot.run()) >= 1
+    assert pilot.remembered  # the second call used the profile
+    assert pw.forget(spin_ms) == 1 and pw.remembered() == []
+
+
+def test_work_that_changed_is_measured_afresh() -> None:
+    pw.map(spin_ms, [0.05] * 400)
+    before = pw.remembered()[0].profile.wall
+    pilot = Pilot(spin_ms, [2.0] * 100)  # forty times the work per item
+    for _ in pilot.run():
+        pass
+    assert not pilot.remembered
+    assert pw.remembered()[0].profile.wall > 10 * before
+
+
+# -- the instruments -------------------------------------------------------------------------
+
+
+def test_the_gil_sampler_tells_holding_from_releasing() -> None:
+    def held_share(work: object) -> float:
+        sampler = GilSampler().start()
+        while True:
+            work()  # type: ignore[operator]
+            share = sampler.share()
+            if share is not None and sampler.samples >= 3:
+                break
+        sampler.stop()
+        return share
+
+    assert held_share(lambda: spin_ms(20)) > 0.6
+    assert held_share(lambda: time.sleep(0.02)) < 0.3
+
+
+def test_a_trial_restores_the_switch_interval() -> None:
+    before = sys.getswitchinterval()
+    pw.advise(record, range(100))
+    assert sys.getswitchinterval() == before
+
+
+class ArrayLike:
+    def __init__(self, data: list[int]) -> None:
+        self.data = data
+
+    def __eq__(self, other: object) -> object:  # elementwise, as numpy does
+        return [a == b for a, b in zip(self.data, other.data)]  # type: ignore[attr-defined]
+
+
+def test_same_compares_values_that_do_not_compare_plainly() -> None:
+    assert same(float("nan"), float("nan"))
+    assert not same(1.0, 2.0)
+    assert same(ArrayLike([1, 2]), ArrayLike([1, 2]))
+    assert not same(ArrayLike([1, 2]), ArrayLike([1, 3]))
+
+
+# -- the Executor's auto ---------------------------------------------------------------------
+
+
+def test_executor_decides_at_first_map(tmp_path: Path) -> None:
+    log = tmp_path / "calls"
+    with pw.Executor(rerun=False) as ex:
+        assert ex.backend == "auto"
+        assert list(ex.map(Counted(str(log)), range(200))) == [3 * x for x in range(200)]
+        assert ex.backend in {"serial", "thread", "process"}
+        assert ex.advice is not None
+        assert ex.submit(helpers.double, 4).result() == 8
+    assert len(log.read_text().split("\n")) - 1 == 200
+
+
+def test_executor_decides_at_first_submit() -> None:
+    with pw.Executor() as ex:
+        assert ex.submit(helpers.add, 2, 3).result() == 5
+        assert ex.backend != "auto"
+        assert ex.submit(helpers.add, 1, 1).result() == 2
