@@ -125,14 +125,27 @@ def test_effects_land_in_the_caller_and_only_checked_items_run_twice() -> None:
     assert advice.decision.startswith("thread"), advice
     assert sorted(set(_seen)) == list(range(120))  # in this process: threads share memory
     twice = [x for x in set(_seen) if _seen.count(x) > 1]
-    assert len(_seen) - 120 == len(twice) <= 8  # the trial re-ran a few loop items
+    assert 0 < len(_seen) - 120 <= 8  # the trial re-ran a few loop items...
     assert all(x < 8 for x in twice)  # ...from the first ones, which ran in the loop
 
 
-def test_rerun_false_runs_every_item_exactly_once() -> None:
-    _seen.clear()
-    assert pw.map(record, range(120), rerun=False) == list(range(120))
-    assert sorted(_seen) == list(range(120))
+class Logged:
+    """Waits 3 ms and appends a line per call to a file, from any process."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __call__(self, x: int) -> int:
+        time.sleep(0.003)
+        with open(self.path, "a") as fh:
+            fh.write(f"{x}\n")
+        return x
+
+
+def test_rerun_false_runs_every_item_exactly_once(tmp_path: Path) -> None:
+    log = tmp_path / "calls"
+    assert pw.map(Logged(str(log)), range(120), rerun=False) == list(range(120))
+    assert sorted(int(x) for x in log.read_text().split()) == list(range(120))
     assert not pw.remembered()[-1].decision.startswith("thread")
 
 
@@ -178,8 +191,9 @@ def test_failures_are_delivered_in_place_or_raised_as_a_loop_would() -> None:
 
 def test_the_initializer_runs_in_the_caller_first() -> None:
     helpers.set_initialized(None)
-    out = pw.map(helpers.get_initialized, range(3), initializer=helpers.set_initialized,
-                 initargs=("ready",))
+    out = pw.map(
+        helpers.get_initialized, range(3), initializer=helpers.set_initialized, initargs=("ready",)
+    )
     assert out == ["ready"] * 3
 
 
@@ -211,7 +225,7 @@ def test_a_decision_is_remembered_listed_and_forgotten() -> None:
 
 
 def test_work_that_changed_is_measured_afresh() -> None:
-    pw.map(spin_ms, [0.05] * 400)
+    pw.map(spin_ms, [0.05] * 2000)
     before = pw.remembered()[0].profile.wall
     pilot = Pilot(spin_ms, [2.0] * 100)  # forty times the work per item
     for _ in pilot.run():

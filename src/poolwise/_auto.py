@@ -93,10 +93,19 @@ def options_for(opts: Options, advice: Advice, user_workers: int | None) -> Opti
     return dataclasses.replace(opts, backend=advice.backend, workers=workers)
 
 
-def probe(fn: Callable[..., Any], items: list[Any], opts: Options) -> tuple[Advice, list[Any], int]:
-    """An Executor's first work decides its backend: (advice, outcomes, items consumed)."""
+def probe(
+    fn: Callable[..., Any], items: list[Any], opts: Options
+) -> tuple[Advice, list[tuple[bool, Any]], int]:
+    """An Executor's first work decides its backend: the advice, the outcomes of the items it
+    ran, ``(True, value)`` or ``(False, exception)``, and how many it ran."""
+    from poolwise.advisor._pilot import Pilot, Raised  # (start-up time: see the imports)
+
     _initialize(opts)
     pilot = Pilot(fn, items, mode="probe", reruns=opts.rerun)
-    outcomes = [x for chunk in pilot.run() for x in chunk]
+    outcomes = [
+        (False, x.exception) if isinstance(x, Raised) else (True, x)
+        for chunk in pilot.run()
+        for x in chunk
+    ]
     assert pilot.advice is not None  # (a probe decides even on one item)
     return pilot.advice, outcomes, pilot.consumed

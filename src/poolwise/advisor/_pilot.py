@@ -221,7 +221,8 @@ class Pilot:
             self.advice = self._decide(it)
             if self.advice.backend == "thread" and self.profile.safety == UNCHECKED:
                 it = yield from self._trial(it, self.advice.workers)
-                self.advice = self._decide(it)
+                if self._left() != 0:  # (a trial that ran the whole job leaves nothing to decide)
+                    self.advice = self._decide(it)
             remember(key, self.fn, first[0], self.profile, _label(self.advice))
             if self.mode == "run" and self.advice.backend == "serial":
                 yield from self._finish_serially(it, k)
@@ -307,22 +308,35 @@ class Pilot:
 
         assert self.profile is not None
         wall = max(self.profile.wall, 1e-7)
-        base = [b for b in self._baseline][: max(2, min(BASELINE, workers // 4))]
-        fresh_count = max(workers - len(base), math.ceil(TRIAL_WALL * workers / wall) - len(base))
+        # re-runs of loop items (cycling through them when the loop ran few), spread over the
+        # trial: the first job starts alone and the last finishes alone, and a race may favour
+        # either, so re-runs go first, last and between
+        copies = max(2, min(BASELINE, workers // 4))
+        base = [self._baseline[j % len(self._baseline)] for j in range(copies)]
+        fresh_count = max(workers - copies, math.ceil(TRIAL_WALL * workers / wall) - copies)
         left = self._left()
         if left is not None:
             fresh_count = min(fresh_count, left)
         fresh = list(itertools.islice(it, min(fresh_count, GROUP_MAX)))
-        jobs = [b[0] for b in base] + fresh
+        total = copies + len(fresh)
+        spots = sorted({round(j * (total - 1) / (copies - 1)) for j in range(copies)})
+        while len(spots) < copies:  # (fewer jobs than spread positions: fill the gaps)
+            spots = sorted(set(spots) | {min(set(range(total)) - set(spots))})
+        jobs: list[Any] = []
+        fresh_iter = iter(fresh)
+        base_iter = iter(base)
+        for j in range(total):
+            jobs.append(next(base_iter)[0] if j in spots else next(fresh_iter))
         outcomes, seconds = _on_threads(self.fn, jobs, workers)
-        verdict, note = self._judge(base, outcomes[: len(base)], workers)
+        again = [outcomes[j] for j in spots]
+        kept = [outcomes[j] for j in range(total) if j not in spots]
+        verdict, note = self._judge(base, again, workers)
         per_item = seconds / max(1, len(jobs))
         self.profile = dataclasses.replace(
             self.profile, safety=verdict, safety_note=note, trial=(workers, per_item)
         )
         if verdict == UNSAFE:
             return itertools.chain(fresh, it)  # their results are not kept: they run again
-        kept = outcomes[len(base) :]
         self.consumed += len(kept)
         self.raised += sum(isinstance(x, Raised) for x in kept)
         if kept:
@@ -339,7 +353,7 @@ class Pilot:
                 continue
             if a_raised != b_raised or not same(first, second):
                 differed.append((item, first, second))
-        checked = f"{len(base)} items run again on {workers} threads"
+        checked = f"{len(base)} re-runs of loop items on {workers} threads"
         if not differed:
             return SAFE, f"{checked} beside new ones gave their serial results"
         # one more serial run of the items that differed tells a race from results that vary
