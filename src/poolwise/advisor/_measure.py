@@ -10,8 +10,8 @@ their results and their effects are the loop's own. Three instruments:
   (5 ms by default); while it waits or runs native code that releases the GIL, microseconds.
   The share of late wake-ups is the share of time the work holds the GIL, measured without
   running anything twice;
-- ``SystemLoad``: the CPU time other programs used over the same window (``/proc/stat``), so a
-  busy machine is seen as one.
+- ``SystemLoad``: how many threads of other programs were runnable meanwhile (``/proc/stat``),
+  so a busy machine is seen as one.
 """
 
 from __future__ import annotations
@@ -81,45 +81,43 @@ class GilSampler:
 
 
 class SystemLoad:
-    """CPUs that other programs kept busy between ``__init__`` and ``busy_others()``."""
+    """How many CPUs other programs keep busy, from the kernel's count of runnable threads
+    (``procs_running`` in ``/proc/stat``), sampled while the pilot runs: the count is
+    instantaneous, where CPU-time ticks (10 ms) say nothing over a pilot of a few milliseconds."""
 
     def __init__(self) -> None:
-        self._t0 = time.perf_counter()
-        self._stat0 = _proc_stat()
-        self._own0 = _own_cpu()
+        self._counts: list[int] = []
+        self._next = 0.0
+        self.sample()
+
+    def sample(self, now: float | None = None) -> None:
+        """Take a sample, at most one per millisecond (the read costs tens of microseconds)."""
+        now = time.perf_counter() if now is None else now
+        if now < self._next:
+            return
+        self._next = now + 0.001
+        count = _procs_running()
+        if count is not None:
+            self._counts.append(count)
 
     def busy_others(self) -> float | None:
-        """Average number of CPUs busy with other programs, or None when unknown (no
-        ``/proc/stat``, or a window too short for its 10 ms ticks)."""
-        stat1 = _proc_stat()
-        if self._stat0 is None or stat1 is None:
+        """The mean count of runnable threads besides the one reading it, or None when the
+        kernel does not say (not Linux)."""
+        self.sample(self._next)
+        if not self._counts:
             return None
-        busy0, total0 = self._stat0
-        busy1, total1 = stat1
-        ticks = total1 - total0
-        if ticks < 8:  # over a few ticks the share is mostly rounding
-            return None
-        wall = time.perf_counter() - self._t0
-        cpus_seen = ticks / 100 / wall if wall > 0 else 0.0  # ticks are 1/100 s per CPU
-        busy = (busy1 - busy0) / ticks * cpus_seen
-        own = (_own_cpu() - self._own0) / wall if wall > 0 else 0.0
-        return max(0.0, busy - own)
+        return max(0.0, sum(self._counts) / len(self._counts) - 1)
 
 
-def _proc_stat() -> tuple[int, int] | None:
+def _procs_running() -> int | None:
     try:
         with open("/proc/stat", "rb") as fh:
-            fields = fh.readline().split()[1:]
-    except OSError:
+            for line in fh:
+                if line.startswith(b"procs_running"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
         return None
-    ticks = [int(x) for x in fields[:8]]
-    idle = ticks[3] + ticks[4]  # idle + iowait
-    return sum(ticks) - idle, sum(ticks)
-
-
-def _own_cpu() -> float:
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
+    return None
 
 
 def same(a: Any, b: Any) -> bool:

@@ -10,7 +10,9 @@ CPUs (the OS shares CPUs fairly between runnable threads):
 - threads:   start(w) + n * max(g * t, c / Pe(w), t / w)       (one GIL: g * t is serialized)
 - processes: start(w) + n * max((c + s') / Pe(w), (c + s' + s) / Pe(max(w, P)), (t + s') / w, s)
 
-A thread trial, when one ran, replaces the threads' formula by the time per item it measured.
+``start(w)`` for processes grows with ``B`` (new processes compete for the CPUs too). A thread
+trial at ``k`` threads, when one ran, scales the threads' formula to the time per item it
+measured: ``threads(w) = measured * formula(w) / formula(k)``.
 """
 
 from __future__ import annotations
@@ -38,9 +40,11 @@ def cpus_for(workers: int, cpus: int, busy_others: float) -> float:
     return max(1e-9, min(float(workers), cpus * workers / (workers + busy_others)))
 
 
-def startup(method: str, workers: int) -> float:
+def startup(method: str, workers: int, busy: float = 0.0) -> float:
+    """Seconds to start ``workers`` processes; new processes compete for the CPUs with the
+    ``busy`` others too (a slow start on a busy machine is what makes a short job lose)."""
     pool, each = STARTUP.get(method, STARTUP["spawn"])
-    return pool + each * workers
+    return (pool + each * workers) * (1 + busy)
 
 
 def predict(
@@ -51,10 +55,15 @@ def predict(
         return n * t
     w = workers
     if backend == "thread":
-        if p.trial is not None and p.trial[0] == w:
-            return n * p.trial[1]
         g = 0.0 if not gil_enabled() else (p.gil if p.gil is not None else min(1.0, c / t))
-        per = max(g * t, c / cpus_for(w, cpus, busy), t / w) + THREAD_PER_TASK
+
+        def per_thread(k: int) -> float:
+            return max(g * t, c / cpus_for(k, cpus, busy), t / k) + THREAD_PER_TASK
+
+        per = per_thread(w)
+        if p.trial is not None:  # measured beats modelled: scale what the trial saw
+            k, seconds = p.trial
+            per = seconds * per / per_thread(k)
         return THREAD_START * w + n * per
     s = p.serialize or 0.0
     sw = s  # the worker unpickles and pickles what the caller pickles and unpickles
@@ -65,7 +74,7 @@ def predict(
         (t + sw) / w,
         s,
     )
-    return startup(method, w) + n * (per + PROCESS_PER_TASK)
+    return startup(method, w, busy) + n * (per + PROCESS_PER_TASK)
 
 
 def ladder(backend: str, cpus: int, items: int | None) -> list[int]:

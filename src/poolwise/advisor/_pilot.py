@@ -208,6 +208,7 @@ class Pilot:
                         exhausted = True
                         break
                     yield out
+                    load.sample()
                     wall, cpu, elapsed = self._rates()
                     if self._groups[-1][1] < GROUP_WALL:
                         k = min(2 * k, GROUP_MAX)
