@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 # Benchmark modules in the order they run.
-MODULES: tuple[str, ...] = ("core", "compare_cost", "dask", "auto", "checks")
+MODULES: tuple[str, ...] = ("core", "compare_cost", "dask", "auto", "auto_safety", "checks")
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -104,7 +104,7 @@ def test_a_busy_machine_shrinks_what_processes_promise() -> None:
 
 
 def test_a_noisy_profile_says_low_confidence() -> None:
-    p = Profile(wall=0.01, cpu=0.01, gil=1.0, spread=2.0, samples=1, picklable=True)
+    p = Profile(wall=0.01, cpu=0.01, gil=1.0, spread=0.8, samples=3, picklable=True)
     assert decide(p, 1000, cpus=2).confidence == "low"
 
 

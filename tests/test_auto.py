@@ -83,7 +83,7 @@ def noisy_wait(_: int) -> float:
 
 def test_results_that_vary_by_nature_are_not_taken_for_a_race() -> None:
     # a serial re-run of an item that differed differs too: the function varies, threads stay
-    advice = pw.advise(noisy_wait, range(200))
+    advice = pw.advise(noisy_wait, range(400))
     assert advice.measured["thread_safety"] == "varies", str(advice)
     assert advice.backend == "thread"
     assert any("vary by nature" in r for r in advice.reasons)

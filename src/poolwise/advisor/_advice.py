@@ -13,7 +13,7 @@ class Advice:
     Attributes:
         backend, workers, chunksize: the configuration to use.
         expected_speedup: predicted speed-up over running serially.
-        confidence: "high", "medium" or "low" (noisy or short probes, close calls).
+        confidence: "high", "medium" or "low" (noisy or short measurements, close calls).
         reasons: plain sentences with the measured numbers.
         predictions: predicted seconds per configuration, ``{"process x2": 1.2, ...}``.
         measured: the probe's raw figures (per-task wall and CPU time, sizes, start-up...).

@@ -7,9 +7,9 @@ their results and their effects are the loop's own. Three instruments:
   has waited for (a task that runs a subprocess computes; it does not wait);
 - ``GilSampler``: a helper thread that wakes every half millisecond and notes how long it then
   waits for the GIL. While the caller's code holds the GIL the wait lasts a switch interval
-  (5 ms by default); while it waits or runs native code that releases the GIL, microseconds.
-  The share of late wake-ups is the share of time the work holds the GIL, measured without
-  running anything twice;
+  (5 ms by default) or until the holder lets go; while it waits or runs native code that
+  releases the GIL, microseconds. The share of its time spent waiting is the share of time the
+  work holds the GIL, measured without running anything twice;
 - ``SystemLoad``: how many threads of other programs were runnable meanwhile (``/proc/stat``),
   so a busy machine is seen as one.
 """
@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import os
 import pickle
-import sys
 import threading
 import time
 from typing import Any
 
 WAKE = 0.0005  # the sampler's sleep between samples
+OS_LATENCY = 0.0005  # a sleeper woken this late by the OS alone is not waiting for the GIL
 
 # Thread safety of a function, as measured by running items again on threads
 UNCHECKED = "unchecked"
@@ -39,17 +39,18 @@ def cpu_clock() -> float:
 
 
 class GilSampler:
-    """Estimates the share of time some other thread of this process holds the GIL."""
+    """Estimates the share of time other threads of this process hold the GIL: the share of
+    its own time the sampler spends waiting for it. (Counting late wake-ups instead is biased:
+    while the GIL is free the sampler wakes every half millisecond, while it is held once per
+    hold, so a task that sleeps half its time and computes the other half looked 10% held.)"""
 
     def __init__(self) -> None:
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self.late = 0
         self.samples = 0
+        self._waited = 0.0
+        self._elapsed = 0.0
         self._thread: threading.Thread | None = None
-        # a wake-up later than half a switch interval waited for the GIL (the OS itself wakes a
-        # sleeper within tens of microseconds)
-        self._threshold = max(0.0005, sys.getswitchinterval() / 2)
 
     def start(self) -> GilSampler:
         self._thread = threading.Thread(target=self._loop, name="poolwise-gil-sampler", daemon=True)
@@ -57,20 +58,28 @@ class GilSampler:
         return self
 
     def _loop(self) -> None:
-        stop, threshold = self._stop, self._threshold
+        stop = self._stop
         perf = time.perf_counter
+        began = perf()
         while not stop.is_set():
             t0 = perf()
             time.sleep(WAKE)
-            late = perf() - t0 - WAKE > threshold
+            now = perf()
+            # beyond the OS's own wake-up latency (tens of microseconds) it waited for the GIL,
+            # whose holder took it, on average, half a sleep before the wake-up
+            late = now - t0 - WAKE
+            waited = late + WAKE / 2 if late > OS_LATENCY else 0.0
             with self._lock:
                 self.samples += 1
-                self.late += late
+                self._waited += waited
+                self._elapsed = now - began
 
     def share(self) -> float | None:
         """The estimate so far, or None before three samples."""
         with self._lock:
-            return self.late / self.samples if self.samples >= 3 else None
+            if self.samples < 3 or self._elapsed <= 0:
+                return None
+            return min(1.0, self._waited / self._elapsed)
 
     def stop(self) -> None:
         """Stop and join (a process about to fork must be single-threaded again)."""
@@ -91,11 +100,12 @@ class SystemLoad:
         self.sample()
 
     def sample(self, now: float | None = None) -> None:
-        """Take a sample, at most one per millisecond (the read costs tens of microseconds)."""
+        """Take a sample, at most one per 5 ms: the read releases the GIL, and the GIL sampler
+        must not see that as the work's doing."""
         now = time.perf_counter() if now is None else now
         if now < self._next:
             return
-        self._next = now + 0.001
+        self._next = now + 0.005
         count = _procs_running()
         if count is not None:
             self._counts.append(count)

@@ -241,11 +241,12 @@ class Pilot:
             return True
         if cpu < 0.3 * wall:
             return True  # it waits: the GIL hardly matters, threads or processes overlap it
-        # the sampler's verdict: a GIL held costs it a switch interval per sample, so many
-        # samples early mean a free GIL; otherwise wait for GIL_HEAD and three samples
-        if sampler.samples >= 8:
-            return True
-        return elapsed >= GIL_HEAD and sampler.share() is not None
+        # the sampler has covered whole items (the pilot only asks between groups) once it has
+        # three samples: a GIL held costs it a switch interval per sample, a free one half a
+        # millisecond; a profile of items too varied to trust waits for GIL_HEAD
+        if sampler.share() is None:
+            return False
+        return elapsed >= GIL_HEAD or self._spread() < 0.5
 
     def _profile(
         self, rates: tuple[float, float, float], sampler: GilSampler, load: SystemLoad
@@ -314,30 +315,42 @@ class Pilot:
         # either, so re-runs go first, last and between
         copies = max(2, min(BASELINE, workers // 4))
         base = [self._baseline[j % len(self._baseline)] for j in range(copies)]
-        fresh_count = max(workers - copies, math.ceil(TRIAL_WALL * workers / wall) - copies)
+        p = self.profile
+        gil = p.gil if p.gil is not None else min(1.0, p.cpu / wall)
+        per = max(gil * wall, p.cpu / min(workers, usable_cpus()), wall / workers)  # expected
+        fresh_count = max(workers - copies, math.ceil(TRIAL_WALL / per) - copies)
         left = self._left()
         if left is not None:
-            fresh_count = min(fresh_count, left)
+            # a rest that two trials' time would cover runs in this one
+            fresh_count = left if left * per <= 2 * TRIAL_WALL else min(fresh_count, left)
         fresh = list(itertools.islice(it, min(fresh_count, GROUP_MAX)))
         total = copies + len(fresh)
-        spots = sorted({round(j * (total - 1) / (copies - 1)) for j in range(copies)})
-        while len(spots) < copies:  # (fewer jobs than spread positions: fill the gaps)
+        # the re-runs go into the first round, spread over it: the first job starts alone and
+        # the last finishes alone, and a race may favour either
+        first_round = min(total, workers)
+        spots = sorted({round(j * (first_round - 1) / (copies - 1)) for j in range(copies)})
+        while len(spots) < copies:  # (a round narrower than the re-runs: fill the gaps)
             spots = sorted(set(spots) | {min(set(range(total)) - set(spots))})
         jobs: list[Any] = []
         fresh_iter = iter(fresh)
         base_iter = iter(base)
         for j in range(total):
             jobs.append(next(base_iter)[0] if j in spots else next(fresh_iter))
-        outcomes, seconds = _on_threads(self.fn, jobs, workers)
-        again = [outcomes[j] for j in spots]
-        kept = [outcomes[j] for j in range(total) if j not in spots]
-        verdict, note = self._judge(base, again, workers)
-        per_item = seconds / max(1, len(jobs))
+        # a trial that runs far slower than expected stops handing out jobs (those not run
+        # go back to the input, in order)
+        deadline = max(3 * TRIAL_WALL, 2 * per * math.ceil(total / workers), 1.5 * wall)
+        outcomes, seconds, ran = _on_threads(self.fn, jobs, workers, deadline)
+        again = [outcomes[j] for j in spots if j < ran]
+        kept = [outcomes[j] for j in range(ran) if j not in spots]
+        unrun = [jobs[j] for j in range(ran, total) if j not in spots]
+        it = itertools.chain(unrun, it)
+        verdict, note = self._judge(base[: len(again)], again, workers)
+        per_item = seconds / max(1, ran)
         self.profile = dataclasses.replace(
             self.profile, safety=verdict, safety_note=note, trial=(workers, per_item)
         )
-        if verdict == UNSAFE:
-            return itertools.chain(fresh, it)  # their results are not kept: they run again
+        if verdict == UNSAFE:  # the new items' results are not kept: they run again
+            return itertools.chain([jobs[j] for j in range(ran) if j not in spots], it)
         self.consumed += len(kept)
         self.raised += sum(isinstance(x, Raised) for x in kept)
         if kept:
@@ -392,9 +405,12 @@ def _label(advice: Advice) -> str:
     return advice.backend if advice.backend == "serial" else f"{advice.backend} x{advice.workers}"
 
 
-def _on_threads(fn: Callable[[Any], Any], jobs: list[Any], workers: int) -> tuple[list[Any], float]:
-    """Run ``jobs`` on ``workers`` threads released together, each taking the next job; returns
-    the outcomes in order and the seconds from release to the last one."""
+def _on_threads(
+    fn: Callable[[Any], Any], jobs: list[Any], workers: int, deadline: float
+) -> tuple[list[Any], float, int]:
+    """Run ``jobs`` on ``workers`` threads released together, each taking the next job, none
+    taken ``deadline`` seconds after the release; returns the outcomes in order, the seconds
+    from release to the last one, and how many jobs ran (a prefix)."""
     outcomes: list[Any] = [None] * len(jobs)
     lock = threading.Lock()
     nxt = [0]
@@ -406,7 +422,7 @@ def _on_threads(fn: Callable[[Any], Any], jobs: list[Any], workers: int) -> tupl
         while True:
             with lock:
                 j = nxt[0]
-                if j >= len(jobs):
+                if j >= len(jobs) or (j >= workers and time.perf_counter() - began[0] > deadline):
                     return
                 nxt[0] = j + 1
             try:
@@ -424,4 +440,4 @@ def _on_threads(fn: Callable[[Any], Any], jobs: list[Any], workers: int) -> tupl
             t.join()
     finally:
         sys.setswitchinterval(interval)
-    return outcomes, time.perf_counter() - began[0]
+    return outcomes, time.perf_counter() - began[0], nxt[0]

@@ -21,13 +21,13 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "advise",
-        help="probe a function and advise serial, threads or processes",
-        description="Run a short probe of FUNCTION on the first items and advise a backend, "
+        help="measure a function on its first items and advise serial, threads or processes",
+        description="Run FUNCTION on its first items in this process, timed, and advise a backend, "
         "worker count and chunk size, with the reasons.",
     )
     p.add_argument("function", metavar="pkg.mod:FUNCTION")
     add_input_options(p)
-    p.add_argument("--budget", type=float, default=None, help="seconds the probe may work")
+    p.add_argument("--budget", type=float, default=None, help="seconds the measuring may take")
     p.add_argument("--json", action="store_true", help="print the advice as JSON")
     p.set_defaults(handler=_run)
 
