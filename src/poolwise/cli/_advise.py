@@ -33,11 +33,11 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import poolwise
+    from poolwise.advisor._advise import advise  # (loaded on use: the CLI starts fast)
 
     fn = load_function(args.function)
     items = load_items(args.items, args.items_file, args.range_n)
-    advice = poolwise.advise(fn, items, budget=args.budget)
+    advice = advise(fn, items, budget=args.budget)
     if args.json:
         print(
             json.dumps(

@@ -75,7 +75,7 @@ def register(sub: Any) -> None:
 
 
 def _races(args: argparse.Namespace) -> int:
-    import poolwise
+    from poolwise.checks._races import check_races  # (loaded on use: the CLI starts fast)
 
     fn = load_function(args.function)
     items = load_items(args.items, args.items_file, args.range_n)
@@ -83,7 +83,7 @@ def _races(args: argparse.Namespace) -> int:
         raise UsageError(f"--threads must be at least 2 to race, got {args.threads}")
     if args.iterations is not None and args.iterations < 1:
         raise UsageError(f"--iterations must be at least 1, got {args.iterations}")
-    report = poolwise.check_races(
+    report = check_races(
         fn,
         items,
         threads=args.threads,
@@ -132,11 +132,9 @@ def _deadlocks(args: argparse.Namespace) -> int:
         raise UsageError("give a program to run: poolwise check deadlocks -- python script.py")
     if rest[0] != "-m" and not Path(rest[0]).is_file():
         raise UsageError(f"no such script: {rest[0]!r}")
-    import poolwise
-
     env = dict(os.environ)
     # the child imports this very poolwise, whatever its own sys.path holds
-    here = str(Path(poolwise.__file__).resolve().parent.parent)
+    here = str(Path(__file__).resolve().parent.parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
     if args.timeout is not None:
         if args.timeout <= 0:

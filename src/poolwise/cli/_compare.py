@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from poolwise._errors import Failure
 from poolwise.cli import UsageError
 from poolwise.cli._advise import add_input_options
 from poolwise.cli._loading import iter_jsonl, load_function, load_items
@@ -62,7 +63,7 @@ def _compare(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    import poolwise
+    from poolwise.comparison._run import compare  # (loaded on use: the CLI starts fast)
 
     fn = load_function(args.function)
     items = load_items(args.items, args.items_file, args.range_n)
@@ -75,7 +76,7 @@ def _compare(args: argparse.Namespace) -> int:
         def progress(label: str, done: int, total: int) -> None:
             bar.update(task, total=total, completed=done, description=f"measuring {label}")
 
-        result = poolwise.compare(
+        result = compare(
             fn,
             items,
             backends=args.backends,
@@ -135,9 +136,7 @@ def _done_indices(path: Path) -> set[int]:
 
 def _line(record: Any) -> str:
     """One output line; a worker's failure (crash, timeout) arrives as a Failure."""
-    import poolwise
-
-    if isinstance(record, poolwise.Failure):
+    if isinstance(record, Failure):
         index = record.item[0]
         exc = record.exception
         return json.dumps({"index": index, "error": f"{type(exc).__name__}: {exc}"})
@@ -153,7 +152,7 @@ def _line(record: Any) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import poolwise
+    from poolwise._api import imap
     from poolwise._progress import Progress
 
     fn = load_function(args.function)
@@ -171,7 +170,7 @@ def _run(args: argparse.Namespace) -> int:
     bar = Progress(left, "poolwise run")
     try:
         with out.open("a", encoding="utf-8") as fh:
-            for record in poolwise.imap(
+            for record in imap(
                 _Indexed(fn),
                 todo,
                 backend=args.backend,

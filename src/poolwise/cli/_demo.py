@@ -36,11 +36,11 @@ def register(sub: Any) -> None:
 
 
 def _machine() -> dict[str, Any]:
-    import poolwise
+    from poolwise._cpus import usable_cpus
     from poolwise.backends._start import choose_start_method
 
     return {
-        "cpus": poolwise.usable_cpus(),
+        "cpus": usable_cpus(),
         "python": platform.python_version(),
         "method": choose_start_method(None),
         "date": time.strftime("%Y-%m-%d %H:%M"),

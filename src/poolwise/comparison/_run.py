@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import poolwise
 from poolwise import _transport
 from poolwise._cpus import usable_cpus
+from poolwise._executor import Executor
 from poolwise.comparison._ladder import ladder
 from poolwise.comparison._record import Comparison, Measurement
 from poolwise.comparison._verdict import decide
@@ -117,7 +117,7 @@ class _Capture:
             return _Failed(exc)
 
 
-def _start_method(ex: poolwise.Executor) -> str | None:
+def _start_method(ex: Executor) -> str | None:
     # which start method the pool really used (fork, or forkserver when threads were running)
     used = getattr(getattr(ex, "_backend", None), "start_methods_used", None)
     return ", ".join(sorted(used)) if used else None
@@ -134,7 +134,7 @@ def _measure_one(
     repeat: int | None,
 ) -> _Raw:
     t0 = time.perf_counter()
-    ex = poolwise.Executor(backend=backend, workers=None if backend == "serial" else workers)
+    ex = Executor(backend=backend, workers=None if backend == "serial" else workers)
     try:
         ex.start()
         startup = time.perf_counter() - t0

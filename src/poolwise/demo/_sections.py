@@ -17,7 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import poolwise
+from poolwise._api import map as pw_map
+from poolwise._cpus import usable_cpus
+from poolwise._errors import Failure, PotentialDeadlock
+from poolwise._executor import Executor
 from poolwise.demo import _workloads as wl
 from poolwise.demo._text import g, t
 from poolwise.report._svg import Chart
@@ -115,7 +118,7 @@ def _speedups(
     for backend, w in configs:
 
         def run(b: str = backend, w: int = w) -> None:
-            poolwise.map(fn, items, backend=b, workers=None if b == "serial" else w)
+            pw_map(fn, items, backend=b, workers=None if b == "serial" else w)
 
         out[(backend, w)] = _median_time(run, s.repeat)
     return out
@@ -148,7 +151,7 @@ def _speed_section(
 
 
 def cpu_bound(s: Scale, lang: str) -> Section:
-    cpus = poolwise.usable_cpus()
+    cpus = usable_cpus()
     n = wl.calibrate(0.02)
     items = [n] * _n(8 * cpus, s)
     sec, times = _speed_section(
@@ -169,7 +172,7 @@ def cpu_bound(s: Scale, lang: str) -> Section:
 
 
 def io_bound(s: Scale, lang: str) -> Section:
-    cpus = poolwise.usable_cpus()
+    cpus = usable_cpus()
     items = [0.02] * _n(64, s)
     configs = [
         ("serial", 1),
@@ -184,7 +187,7 @@ def io_bound(s: Scale, lang: str) -> Section:
     best_t = min((v, w) for (b, w), v in times.items() if b == "thread")
     best_p = min((v, w) for (b, w), v in times.items() if b == "process")
     t0 = time.perf_counter()
-    with poolwise.Executor(backend="process", workers=best_p[1]) as ex:
+    with Executor(backend="process", workers=best_p[1]) as ex:
         ex.start()
         pstart = time.perf_counter() - t0
     nums = {
@@ -199,7 +202,7 @@ def io_bound(s: Scale, lang: str) -> Section:
 
 
 def native(s: Scale, lang: str) -> Section:
-    cpus = poolwise.usable_cpus()
+    cpus = usable_cpus()
     items = [16_000_000] * _n(8 * cpus, s)
     wl.native(items[0])  # make this process's input buffer before timing
     sec, times = _speed_section(
@@ -219,15 +222,15 @@ def moving_data(s: Scale, lang: str) -> Section:
     per_item: dict[str, list[float]] = {"thread": [], "process": []}
     count = 8
     with (
-        poolwise.Executor(backend="process", workers=2) as pex,
-        poolwise.Executor(backend="thread", workers=2) as tex,
+        Executor(backend="process", workers=2) as pex,
+        Executor(backend="thread", workers=2) as tex,
     ):
         pex.start()
         for size in sizes:
             payload = [bytes(size)] * count
             for name, ex in (("thread", tex), ("process", pex)):
 
-                def roundtrip(ex: poolwise.Executor = ex, p: list[bytes] = payload) -> None:
+                def roundtrip(ex: Executor = ex, p: list[bytes] = payload) -> None:
                     list(ex.map(wl.echo, p))
 
                 sec = _median_time(roundtrip, s.repeat)
@@ -280,7 +283,7 @@ def startup_memory(s: Scale, lang: str) -> Section:
         for th in threads:
             th.join()
         t0 = time.perf_counter()
-        with poolwise.Executor(backend="process", workers=n) as ex:
+        with Executor(backend="process", workers=n) as ex:
             ex.start()
             pstart = time.perf_counter() - t0
             pmem = 0.0
@@ -339,7 +342,7 @@ def crash_isolation(s: Scale, lang: str) -> Section:
     n = 10
     # (faulthandler off in the workers: under `python -X faulthandler` or pytest, the crash we
     # cause on purpose would print a "Fatal Python error" dump)
-    out = poolwise.map(
+    out = pw_map(
         wl.segfault_on(3),
         range(n),
         backend="process",
@@ -347,7 +350,7 @@ def crash_isolation(s: Scale, lang: str) -> Section:
         on_error="return",
         initializer=faulthandler.disable,
     )
-    failed = [r for r in out if isinstance(r, poolwise.Failure)]
+    failed = [r for r in out if isinstance(r, Failure)]
     ok = n - len(failed)
     child = subprocess.run(
         [sys.executable, "-c", THREAD_SEGFAULT], capture_output=True, text=True, timeout=60
@@ -413,7 +416,8 @@ def races(s: Scale, lang: str) -> Section:
     dict_lost = 8 * len(words) - sum(wl.tally.values())
     found: dict[str, str] = {}
     try:
-        check_races = poolwise.check_races
+        from poolwise.checks._races import check_races  # (the demo loads it when it gets here)
+
         for name, fn, items, inv in (
             ("plain", wl.bump, [0] * 50, lambda: wl.shared.value),
             ("dict", wl.count_word, ["a", "b"] * 25, lambda: dict(wl.tally)),
@@ -424,7 +428,7 @@ def races(s: Scale, lang: str) -> Section:
     except AttributeError as exc:
         found = dict.fromkeys(("plain", "dict", "locked"), t("unavailable", lang, why=exc))
     wl.reset()
-    counts = poolwise.map(
+    counts = pw_map(
         wl.bump_many_in_this_process, [1000] * 4, backend="process", workers=2, chunksize=1
     )
     parent = wl.shared.value
@@ -461,8 +465,9 @@ def races(s: Scale, lang: str) -> Section:
 
 def deadlocks(s: Scale, lang: str) -> Section:
     try:
-        lock_order = poolwise.lock_order
-        deadlock_error = poolwise.PotentialDeadlock
+        from poolwise.checks._lockorder import lock_order  # (as check_races above)
+
+        deadlock_error = PotentialDeadlock
         a_first = threading.Event()
 
         def take(first: Any, second: Any) -> None:
