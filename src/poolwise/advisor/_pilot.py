@@ -222,8 +222,8 @@ class Pilot:
             self.advice = self._decide(it)
             if self.advice.backend == "thread" and self.profile.safety == UNCHECKED:
                 it = yield from self._trial(it, self.advice.workers)
-                if self._left() != 0:  # (a trial that ran the whole job leaves nothing to decide)
-                    self.advice = self._decide(it)
+                # (a trial that ran the whole job: the advice is for the job it ran)
+                self.advice = self._decide(it, whole=self._left() == 0)
             remember(key, self.fn, first[0], self.profile, _label(self.advice))
             if self.mode == "run" and self.advice.backend == "serial":
                 yield from self._finish_serially(it, k)
@@ -291,14 +291,14 @@ class Pilot:
             serialize=2 * pickling + moved,
         )
 
-    def _decide(self, it: Iterator[Any]) -> Advice:
+    def _decide(self, it: Iterator[Any], whole: bool = False) -> Advice:
         from poolwise.advisor._advise import decide  # (see the imports)
         from poolwise.backends._start import choose_start_method
 
         assert self.profile is not None
         threads = self.reruns or self.profile.safety in (SAFE, VARIES)
         # advise answers for the whole input; a run decides for what is left of it
-        n = {"probe": None, "advise": self.n}.get(self.mode, self._left())
+        n = {"probe": None, "advise": self.n}.get(self.mode, self.n if whole else self._left())
         return decide(self.profile, n, method=choose_start_method(None), threads=threads)
 
     # -- the thread trial -------------------------------------------------------------------
