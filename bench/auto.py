@@ -35,6 +35,8 @@ from typing import Any
 
 import poolwise as pw
 from bench.core import interleaved, median_time
+from poolwise.demo._workloads import cpu_bound as spin
+from poolwise.demo._workloads import io_bound as nap
 
 TITLE = "auto: the default vs a plain loop and the best configuration (quiet, then busy)"
 
@@ -42,20 +44,8 @@ _PORT = 0
 _DB = ""
 
 
-def spin(n: int) -> int:
-    total = 0
-    for i in range(n):
-        total += i * i % 7
-    return total
-
-
 def tiny(x: int) -> int:
     return x * 2
-
-
-def nap(seconds: float) -> float:
-    time.sleep(seconds)
-    return seconds
 
 
 def sha(n: int) -> str:

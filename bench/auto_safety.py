@@ -9,45 +9,18 @@ results vary by nature (random) must not be judged unsafe in any run.
 
 from __future__ import annotations
 
-import random
+import sys
 import time
-import types
+from pathlib import Path
 from typing import Any
 
 import poolwise as pw
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.catalogue
+from tests.catalogue.unsafe import check_then_act, noisy_wait, scratch_cpu, scratch_wait
+
 TITLE = "auto safety: wrong results under the default, 100 runs each (forgetting between runs)"
 RUNS = 100
-
-_scratch = types.SimpleNamespace(value=0)
-_claims: dict[str, int] = {}
-
-
-def scratch_cpu(x: int) -> int:
-    _scratch.value = x
-    total = 0
-    for i in range(20_000):
-        total += i
-    return _scratch.value + 1
-
-
-def scratch_wait(x: int) -> int:
-    _scratch.value = x
-    time.sleep(0.005)
-    return _scratch.value + 1
-
-
-def check_then_act(x: int) -> int:
-    if "owner" not in _claims:
-        _claims["owner"] = x
-        time.sleep(0.002)
-        return _claims.pop("owner") * 2
-    return -1
-
-
-def noisy_wait(_: int) -> float:
-    time.sleep(0.005)
-    return random.random()
 
 
 def run(quick: bool) -> list[dict[str, Any]]:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import random
 import sys
 import threading
 import time
-import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +15,13 @@ import poolwise as pw
 from poolwise.advisor._measure import GilSampler, same
 from poolwise.advisor._pilot import Pilot
 from tests import helpers
+from tests.catalogue.unsafe import (
+    check_then_act,
+    claims,
+    noisy_wait,
+    scratch_cpu,
+    scratch_wait,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -26,36 +31,7 @@ def _fresh_memory() -> Iterator[None]:
     pw.forget()
 
 
-# -- functions correct serially and wrong on threads -----------------------------------------
-
-_scratch = types.SimpleNamespace(value=0)
-
-
-def scratch_cpu(x: int) -> int:
-    """Reuses a module-level scratch object around about a millisecond of pure Python."""
-    _scratch.value = x
-    total = 0
-    for i in range(20_000):
-        total += i
-    return _scratch.value + 1
-
-
-def scratch_wait(x: int) -> int:
-    _scratch.value = x
-    time.sleep(0.005)  # the workload: it waits
-    return _scratch.value + 1
-
-
-_claims: dict[str, int] = {}
-
-
-def check_then_act(x: int) -> int:
-    """Claims a module-level slot if it is free; serially it always is."""
-    if "owner" not in _claims:
-        _claims["owner"] = x
-        time.sleep(0.002)  # the workload
-        return _claims.pop("owner") * 2
-    return -1
+# -- functions correct serially and wrong on threads: tests/catalogue/unsafe.py -------------
 
 
 @pytest.mark.parametrize(
@@ -76,11 +52,6 @@ def test_a_race_rules_threads_out_and_the_reasons_point_to_check_races() -> None
     assert any("poolwise check races" in r for r in advice.reasons)
 
 
-def noisy_wait(_: int) -> float:
-    time.sleep(0.005)
-    return random.random()
-
-
 def test_results_that_vary_by_nature_are_not_taken_for_a_race() -> None:
     # a serial re-run of an item that differed differs too: the function varies, threads stay
     advice = pw.advise(noisy_wait, range(400))
@@ -90,11 +61,11 @@ def test_results_that_vary_by_nature_are_not_taken_for_a_race() -> None:
 
 
 def fails_concurrently(x: int) -> int:
-    if "busy" in _claims:
+    if "busy" in claims:
         raise RuntimeError("slot taken")
-    _claims["busy"] = x
+    claims["busy"] = x
     time.sleep(0.002)
-    del _claims["busy"]
+    del claims["busy"]
     return x
 
 
@@ -102,7 +73,7 @@ def test_an_exception_only_under_threads_rules_them_out() -> None:
     advice = pw.advise(fails_concurrently, range(200))
     assert advice.measured["thread_safety"] == "unsafe", str(advice)
     assert any("raised only concurrently (RuntimeError)" in r for r in advice.reasons)
-    _claims.clear()
+    claims.clear()
 
 
 # -- effects, re-runs ------------------------------------------------------------------------

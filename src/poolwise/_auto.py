@@ -80,7 +80,9 @@ def run_auto(
     advice = pilot.advice
     if advice is None or advice.backend == "serial":
         return  # the pilot ran everything, as the loop it replaces would
-    run_opts = options_for(opts, advice, user_workers)
+    run_opts = dataclasses.replace(
+        opts, backend=advice.backend, workers=workers_for(advice, user_workers)
+    )
     sequence = isinstance(items, (list, tuple, range))
     source = items if sequence else pilot.rest
     if sequence and pilot.consumed >= len(items):  # type: ignore[arg-type]
@@ -88,9 +90,9 @@ def run_auto(
     yield from run_rest(source, run_opts, pilot.consumed)
 
 
-def options_for(opts: Options, advice: Advice, user_workers: int | None) -> Options:
-    workers = 1 if advice.backend == "serial" else (user_workers or advice.workers)
-    return dataclasses.replace(opts, backend=advice.backend, workers=workers)
+def workers_for(advice: Advice, user_workers: int | None) -> int:
+    """Workers for the chosen backend: the user's count if given, else the advice's."""
+    return 1 if advice.backend == "serial" else (user_workers or advice.workers)
 
 
 def probe(

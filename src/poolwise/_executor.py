@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from poolwise._auto import probe
+from poolwise._auto import probe, workers_for
 from poolwise._batching import Chunker
 from poolwise._dispatch import Dispatcher, JobRun
 from poolwise._errors import ShutdownError
@@ -170,9 +170,8 @@ class Executor(cf.Executor):
     ) -> tuple[list[tuple[bool, Any]], int]:
         """backend="auto": run the first items in the caller, choose, return their outcomes."""
         advice, outcomes, consumed = probe(fn, items, self._opts)
-        workers = 1 if advice.backend == "serial" else (self._user_workers or advice.workers)
         self.advice = advice
-        self._set_backend(advice.backend, workers)
+        self._set_backend(advice.backend, workers_for(advice, self._user_workers))
         self._auto = False  # (after: other threads read _backend once this is False)
         return outcomes, consumed
 

@@ -232,7 +232,7 @@ def advise(
 
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__} {fn!r}")
-    pilot = Pilot(fn, items, advise_only=True, budget=budget)
+    pilot = Pilot(fn, items, mode="advise", budget=budget)
     for _ in pilot.run():
         pass
     if pilot.advice is None:

@@ -19,6 +19,7 @@ first item, checks the time per item against the profile, and decides in microse
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import sys
@@ -48,6 +49,7 @@ if TYPE_CHECKING:  # the model loads when a decision is due: a short job never n
 GROUP_WALL = 0.002  # a timed group of fast items grows (doubling) until it takes this long
 GROUP_MAX = 4096  # ...or holds this many: imap hands results on group by group
 MIN_HEAD = 0.002  # never decide on less work than this
+SAMPLE_AFTER = 0.001  # the GIL sampler starts once the loop has run this long
 GIL_HEAD = 0.012  # work that computes runs this long first, so the sampler sees the GIL
 MAX_HEAD = 0.05  # decide by then whatever the sampler saw (default budget)
 SHORT = 0.004  # predicted work left below this: just finish the loop
@@ -105,10 +107,9 @@ class Pilot:
         mode: str = "run",
         reruns: bool = True,
         budget: float | None = None,
-        advise_only: bool = False,
     ) -> None:
         self.fn = fn
-        self.mode = "advise" if advise_only else mode
+        self.mode = mode
         self.reruns = reruns
         self.max_head = MAX_HEAD if budget is None else max(MIN_HEAD, budget / 2)
         self.n = len(items) if isinstance(items, (list, tuple, range)) else None
@@ -178,7 +179,7 @@ class Pilot:
         key = key_of(self.fn, first[0])
         entry = recall(key)
         sampler: GilSampler | None = None
-        load = SystemLoad()
+        load: SystemLoad | None = None
         try:
             k = 1
             if entry is not None:
@@ -200,7 +201,6 @@ class Pilot:
                 else:
                     drop(key)  # the work changed: measure it afresh
             if self.profile is None:
-                sampler = GilSampler().start()
                 exhausted = False
                 while True:
                     _group, out = self._head(it, k)
@@ -208,13 +208,22 @@ class Pilot:
                         exhausted = True
                         break
                     yield out
-                    load.sample()
                     wall, cpu, elapsed = self._rates()
                     if self._groups[-1][1] < GROUP_WALL:
                         k = min(2 * k, GROUP_MAX)
+                    if self.mode == "run" and self._short(wall):
+                        continue  # the loop will be done before anything else could start
+                    if sampler is None or load is None:
+                        if elapsed < SAMPLE_AFTER:
+                            continue
+                        # started once the job proves longer than a glance: a job that ends
+                        # in the loop never pays for the helper thread
+                        sampler, load = GilSampler().start(), SystemLoad()
+                    load.sample()
                     if self._ready(wall, cpu, elapsed, sampler):
                         break
-                sampler.stop()
+                if sampler is not None:
+                    sampler.stop()
                 if exhausted and self.mode == "run":
                     return
                 self.profile = self._profile(self._rates(), sampler, load)
@@ -233,8 +242,6 @@ class Pilot:
             self.rest = it
 
     def _ready(self, wall: float, cpu: float, elapsed: float, sampler: GilSampler) -> bool:
-        if self.mode == "run" and self._short(wall):
-            return False  # the loop will be done before anything else could start
         if elapsed < MIN_HEAD and self.consumed < 2 * GROUP_MAX:
             return False
         if elapsed >= self.max_head:
@@ -249,16 +256,19 @@ class Pilot:
         return elapsed >= GIL_HEAD or self._spread() < 0.5
 
     def _profile(
-        self, rates: tuple[float, float, float], sampler: GilSampler, load: SystemLoad
+        self,
+        rates: tuple[float, float, float],
+        sampler: GilSampler | None,
+        load: SystemLoad | None,
     ) -> Profile:
         from poolwise.advisor._profile import Profile  # (see the imports)
 
         wall, cpu, _ = rates
-        busy = load.busy_others()
+        busy = None if load is None else load.busy_others()
         profile = Profile(
             wall=max(wall, 1e-9),
             cpu=min(cpu, wall * usable_cpus()),
-            gil=sampler.share(),
+            gil=None if sampler is None else sampler.share(),
             spread=self._spread(),
             samples=len(self._groups),
             busy_others=busy if busy is not None else 0.0,
@@ -268,8 +278,6 @@ class Pilot:
     def _with_pickling(self, p: Profile) -> Profile:
         """What processes would cost: does the function pickle, and what do an item and its
         result cost to pickle and move (timed on the last item that succeeded)."""
-        import dataclasses
-
         try:
             _transport.dumps_function(self.fn)
             if self._last is None:
@@ -306,8 +314,6 @@ class Pilot:
     def _trial(self, it: Iterator[Any], workers: int) -> Generator[list[Any], None, Iterator[Any]]:
         """Run loop items again beside new ones on ``workers`` threads; keep the new ones'
         results only if every re-run matched. Returns the iterator of items still to run."""
-        import dataclasses
-
         assert self.profile is not None
         wall = max(self.profile.wall, 1e-7)
         # re-runs of loop items (cycling through them when the loop ran few), spread over the
@@ -392,13 +398,19 @@ class Pilot:
     # -- finishing a short job --------------------------------------------------------------
 
     def _finish_serially(self, it: Iterator[Any], k: int) -> Iterator[list[Any]]:
+        """The rest of a job decided serial: untimed groups (nothing is recorded per group,
+        so an endless input runs in bounded memory)."""
         while True:
-            _group, out = self._head(it, k)
-            if not out:
+            group = list(itertools.islice(it, k))
+            if not group:
                 return
-            yield out
-            if self._groups[-1][1] < GROUP_WALL:
+            t0 = time.perf_counter()
+            out, raised = _run_group(self.fn, group)
+            if time.perf_counter() - t0 < GROUP_WALL:  # (imap hands results on group by group)
                 k = min(2 * k, GROUP_MAX)
+            self.consumed += len(group)
+            self.raised += raised
+            yield out
 
 
 def _label(advice: Advice) -> str:
