@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import re
 import socket
@@ -182,7 +183,10 @@ def _suite(quick: bool, load: str) -> list[dict[str, Any]]:
     cpus = pw.usable_cpus()
     repeat = 1 if quick else 3
     rows = []
+    only = [o for o in os.environ.get("BENCH_ONLY", "").split(",") if o]  # names' parts
     for name, fn, items in workloads(quick):
+        if only and not any(o in name for o in only):
+            continue
         expected = [fn(x) for x in items]
         sweep: dict[str, float] = {}
         for backend, w in configs(cpus):

@@ -57,6 +57,7 @@ TRIAL_WALL = 0.01  # a thread trial aims at this much wall time (one round of sl
 TRIAL_SWITCH = 1e-4  # the GIL switch interval during a trial: races show up at once
 PIPE = 0.6e9  # bytes per second through a pipe to a worker process
 BASELINE = 8  # items of the loop kept to re-run in a trial
+THREAD_START = 1e-4  # seconds between two threads' starts
 
 
 class Raised:
@@ -331,6 +332,10 @@ class Pilot:
             fresh_count = left if left * per <= 2 * TRIAL_WALL else min(fresh_count, left)
         fresh = list(itertools.islice(it, min(fresh_count, GROUP_MAX)))
         total = copies + len(fresh)
+        if len(fresh) <= workers:
+            # one round of new items (the model wants a thread per item: they mostly wait):
+            # the re-runs get threads of their own rather than a second round
+            workers = total
         # the re-runs go into the first round, spread over it: the first job starts alone and
         # the last finishes alone, and a race may favour either
         first_round = min(total, workers)
@@ -345,7 +350,10 @@ class Pilot:
         # a trial that runs far slower than expected stops handing out jobs (those not run
         # go back to the input, in order)
         deadline = max(3 * TRIAL_WALL, 2 * per * math.ceil(total / workers), 1.5 * wall)
-        outcomes, seconds, ran = _on_threads(self.fn, jobs, workers, deadline)
+        # threads start about THREAD_START apart: items longer than that stagger overlap anyway,
+        # and a barrier's wake-up chain would cost more than the whole stagger
+        together = wall < workers * THREAD_START
+        outcomes, seconds, ran = _on_threads(self.fn, jobs, workers, deadline, together)
         again = [outcomes[j] for j in spots if j < ran]
         kept = [outcomes[j] for j in range(ran) if j not in spots]
         unrun = [jobs[j] for j in range(ran, total) if j not in spots]
@@ -418,19 +426,23 @@ def _label(advice: Advice) -> str:
 
 
 def _on_threads(
-    fn: Callable[[Any], Any], jobs: list[Any], workers: int, deadline: float
+    fn: Callable[[Any], Any], jobs: list[Any], workers: int, deadline: float, together: bool
 ) -> tuple[list[Any], float, int]:
-    """Run ``jobs`` on ``workers`` threads released together, each taking the next job, none
-    taken ``deadline`` seconds after the release; returns the outcomes in order, the seconds
-    from release to the last one, and how many jobs ran (a prefix)."""
+    """Run ``jobs`` on ``workers`` threads (released together by a barrier if ``together``,
+    else each as it starts), each taking the next job, none taken ``deadline`` seconds after the
+    release; returns the outcomes in order, the seconds from release to the last one, and how
+    many jobs ran (a prefix)."""
     outcomes: list[Any] = [None] * len(jobs)
     lock = threading.Lock()
     nxt = [0]
     began: list[float] = []
     barrier = threading.Barrier(workers, action=lambda: began.append(time.perf_counter()))
+    if not together:
+        began.append(time.perf_counter())
 
     def work() -> None:
-        barrier.wait()
+        if together:
+            barrier.wait()
         while True:
             with lock:
                 j = nxt[0]
