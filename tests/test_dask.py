@@ -296,7 +296,7 @@ def test_a_result_lost_while_it_is_collected_yields_one_outcome_per_batch() -> N
     # "finished" and "lost" was once reported twice, ending the map before its last batches.
     from poolwise.backends._base import Batch, Job
     from poolwise.backends._dask import DaskBackend, _Task
-    from poolwise.backends._worker import _dump_results
+    from poolwise.backends._core import dump_results as _dump_results
 
     backend = DaskBackend(2)
     job = Job(helpers.add)
@@ -319,7 +319,7 @@ def test_an_item_blamed_for_dead_workers_runs_again_alone_before_it_fails(alone:
     # behind the guilty one on both workers that died was once failed with WorkerCrashed.
     from poolwise.backends._base import Batch, Job
     from poolwise.backends._dask import DaskBackend
-    from poolwise.backends._worker import _dump_results
+    from poolwise.backends._core import dump_results as _dump_results
 
     backend = DaskBackend(2)
     client = _FakeClient()
@@ -408,7 +408,7 @@ def test_small_results_come_back_as_events_large_ones_are_fetched(
 def test_a_pushed_result_is_used_and_a_stray_one_dropped() -> None:
     from poolwise.backends._base import Batch, Job
     from poolwise.backends._dask import DaskBackend
-    from poolwise.backends._worker import _dump_results
+    from poolwise.backends._core import dump_results as _dump_results
 
     class NoFetching(_FakeClient):
         def gather(self, futures: list[_FakeFuture]) -> list[bytes]:
@@ -437,7 +437,7 @@ def test_a_batch_run_outside_a_dask_worker_still_returns_its_result() -> None:
     import pickle
 
     from poolwise import _transport
-    from poolwise.backends._dask import _RemoteJob, _run_batch
+    from poolwise.backends._dask_worker import RemoteJob as _RemoteJob, run_batch as _run_batch
 
     job = _RemoteJob(_transport.dumps_function((helpers.double, "one", False)))
     blob = _run_batch(job, None, _transport.dumps([1, 2]), 0, "topic")  # nothing to push to

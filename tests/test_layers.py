@@ -17,7 +17,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("_errors", "_cpus", "_version", "_transport"),
     ("backends",),
     ("measure", "report"),
-    ("_options", "_batching", "_progress", "_dispatch"),
+    ("_options", "_batching", "_progress", "_dispatch", "_manager"),
     ("checks",),
     ("advisor",),
     ("_auto", "_api", "_executor"),
@@ -72,6 +72,29 @@ def test_no_import_goes_up_a_layer_or_to_the_package_root() -> None:
                 wrong.append(f"{where} (the package root)")
             elif RANK.get(layer, -1) > RANK[_layer(me)]:
                 wrong.append(f"{where} (a layer above)")
+    assert not wrong, "\n".join(wrong)
+
+
+# each backend's module, and the module it runs in its workers (no other backend is imported:
+# what they share is in _core, _base and _start; ``backends/__init__`` assembles them)
+BACKEND_MODULES = {
+    "_serial": (),
+    "_thread": (),
+    "_process": ("_worker",),
+    "_dask": ("_dask_worker",),
+}
+
+
+def test_no_backend_imports_another() -> None:
+    wrong = []
+    for name, own in BACKEND_MODULES.items():
+        for module in (name, *own):
+            path = SRC / "backends" / f"{module}.py"
+            for line, target in _imports(path):
+                other = target.removeprefix("poolwise.backends.")
+                if other in BACKEND_MODULES or any(other in o for o in BACKEND_MODULES.values()):
+                    if other != name and other not in own:
+                        wrong.append(f"backends/{module}.py:{line} imports {target}")
     assert not wrong, "\n".join(wrong)
 
 

@@ -1,7 +1,8 @@
 """``poolwise.Executor``: a real ``concurrent.futures.Executor`` on any backend.
 
-A manager thread owns the backend and the dispatcher; user threads hand it work through a
-locked inbox and wake it. Futures are standard ``concurrent.futures.Future`` objects.
+The facade: options, the auto decision at the first work, and the ``submit``/``map`` API. The
+work itself runs in a ``_manager.Manager``, whose thread owns the backend and the dispatcher.
+Futures are standard ``concurrent.futures.Future`` objects.
 """
 
 from __future__ import annotations
@@ -18,82 +19,12 @@ from typing import Any
 
 from poolwise._auto import probe, workers_for
 from poolwise._batching import Chunker
-from poolwise._dispatch import Dispatcher, JobRun
+from poolwise._dispatch import JobRun
 from poolwise._errors import ShutdownError
+from poolwise._manager import FutureSink, Manager, QueueSink
 from poolwise._options import check_function, resolve
 from poolwise.backends import create_backend
-from poolwise.backends._base import Backend, CallMode, Job, TaskError
-
-_UNLIMITED = 1 << 62
-
-
-class _FutureSink:
-    """The single task of a ``submit``: its future."""
-
-    def __init__(self, future: cf.Future[Any]) -> None:
-        self.future = future
-        self.run: JobRun | None = None
-        self.started = False
-
-    def room(self) -> int:
-        if not self.started:
-            if not self.future.set_running_or_notify_cancel():
-                assert self.run is not None
-                self.run.stopped = True  # cancelled before it ran
-                return 0
-            self.started = True
-        return 1
-
-    def ok(self, index: int, value: Any) -> None:
-        self.future.set_result(value)
-
-    def ok_range(self, start: int, values: list[Any]) -> None:
-        self.future.set_result(values[0])
-
-    def fail(self, index: int, item: Any, error: TaskError) -> None:
-        self.future.set_exception(error.exception)
-
-    def abort(self, exc: BaseException) -> None:
-        if self.future.done():
-            return
-        if isinstance(exc, cf.CancelledError) and not self.started:
-            self.cancel()
-            return
-        if not self.started:
-            self.started = True
-            if not self.future.set_running_or_notify_cancel():
-                return
-        self.future.set_exception(exc)
-
-    def cancel(self) -> None:
-        """Cancel a future that never ran, and notify its waiters (``wait``,
-        ``as_completed`` only see a cancellation once notified)."""
-        self.future.cancel()
-        if not self.started:
-            self.started = True
-            self.future.set_running_or_notify_cancel()
-
-
-class _QueueSink:
-    """The tasks of an ``Executor.map``: results go to the consuming iterator."""
-
-    def __init__(self) -> None:
-        self.queue: queue.SimpleQueue[tuple[str, int, Any]] = queue.SimpleQueue()
-
-    def room(self) -> int:
-        return _UNLIMITED
-
-    def ok(self, index: int, value: Any) -> None:
-        self.queue.put(("ok", index, [value]))
-
-    def ok_range(self, start: int, values: list[Any]) -> None:
-        self.queue.put(("ok", start, values))
-
-    def fail(self, index: int, item: Any, error: TaskError) -> None:
-        self.queue.put(("err", index, error.exception))
-
-    def abort(self, exc: BaseException) -> None:
-        self.queue.put(("abort", -1, exc))
+from poolwise.backends._base import Backend, CallMode, Job
 
 
 class Executor(cf.Executor):
@@ -147,23 +78,21 @@ class Executor(cf.Executor):
         self._auto = self._opts.backend == "auto"
         self._user_workers = workers
         self.advice: Any = None  # with backend="auto": the advisor's answer, once decided
+        self._manager: Manager | None = None
         if not self._auto:
             self._set_backend(self._opts.backend, self._opts.workers)
-        self._lock = threading.Lock()
-        self._inbox: list[JobRun] = []
-        self._stop: list[JobRun] = []
-        self._jobs: dict[tuple[int, str], Job] = {}
-        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # the auto decision, and shutdown before it
         self._shutdown = False
-        self._kill = False
-        self._cancel_pending = False
-        self._broken: BaseException | None = None
-        self._launch_error: BaseException | None = None
+        self._jobs: dict[tuple[int, str], Job] = {}
 
     def _set_backend(self, name: str, workers: int) -> None:
         self._opts = dataclasses.replace(self._opts, backend=name, workers=workers)
-        self._backend = create_backend(name, workers, **self._opts.backend_options())
-        self._dispatcher = Dispatcher(self._backend)
+        self._manager = Manager(create_backend(name, workers, **self._opts.backend_options()))
+
+    @property
+    def _backend(self) -> Backend:
+        assert self._manager is not None, "the backend is chosen at the first map or submit"
+        return self._manager.backend
 
     def _decide(
         self, fn: Callable[..., Any], items: list[Any]
@@ -205,39 +134,12 @@ class Executor(cf.Executor):
                 raise ShutdownError("cannot start an executor after shutdown")
             if self._auto:
                 return  # the advisor chooses the backend at the first map or submit
-            if self._thread is None:
-                self._backend.start(wait=True)
-                self._launch()
-
-    def _launch(self) -> None:
-        # Workers are started from the calling thread first: if it is the main thread of a
-        # single-threaded program, the process backend may fork (fast) before the manager
-        # thread exists.
-        self._backend.start(wait=False)
-        # ...and the first work is handed out from here too: starting a thread waits until it
-        # runs, which takes milliseconds while the new workers keep both cores busy
-        inbox, self._inbox = self._inbox, []
-        try:
-            for run in inbox:
-                self._dispatcher.add(run)
-            self._dispatcher.fill()
-        except BaseException as exc:  # the manager thread deals with it as with its own
-            self._launch_error = exc
-        self._thread = threading.Thread(target=self._manage, name="poolwise-manager", daemon=True)
-        self._thread.start()
-        if isinstance(self._launch_error, (KeyboardInterrupt, SystemExit)):
-            raise self._launch_error  # Ctrl-C while handing out work reaches the caller too
+        assert self._manager is not None
+        self._manager.start()
 
     def _enqueue(self, run: JobRun) -> None:
-        with self._lock:
-            if self._shutdown:
-                raise ShutdownError("cannot schedule new work after shutdown")
-            if self._broken is not None:
-                raise self._broken
-            self._inbox.append(run)
-            if self._thread is None:
-                self._launch()
-        self._backend.wake()
+        assert self._manager is not None
+        self._manager.enqueue(run)
 
     def _job(self, fn: Callable[..., Any], mode: CallMode) -> Job:
         key = (id(fn), mode)
@@ -261,7 +163,7 @@ class Executor(cf.Executor):
         else:
             job, item = self._job(fn, "star"), args
         future: cf.Future[Any] = cf.Future()
-        sink = _FutureSink(future)
+        sink = FutureSink(future)
         run = JobRun(
             job, [item], sink, Chunker(1, fixed=1), retries=self._opts.retries, owns_job=False
         )
@@ -312,7 +214,7 @@ class Executor(cf.Executor):
         deadline = None if timeout is None else time.monotonic() + timeout
         mode: CallMode = "one" if len(iterables) == 1 else "star"
         items = list(iterables[0]) if mode == "one" else list(zip(*iterables))
-        sink = _QueueSink()
+        sink = QueueSink()
         start = 0
         if self._auto:
             with self._lock:
@@ -342,7 +244,7 @@ class Executor(cf.Executor):
         return itertools.chain.from_iterable(self._chunks(run, sink, len(items), deadline))
 
     def _chunks(
-        self, run: JobRun, sink: _QueueSink, total: int, deadline: float | None
+        self, run: JobRun, sink: QueueSink, total: int, deadline: float | None
     ) -> Iterator[list[Any]]:
         ready: dict[int, Any] = {}
         failed: dict[int, BaseException] = {}
@@ -371,98 +273,26 @@ class Executor(cf.Executor):
                     raise payload
         finally:
             if position < total:
-                self._request_stop(run)
-
-    def _request_stop(self, run: JobRun) -> None:
-        with self._lock:
-            self._stop.append(run)
-        self._backend.wake()
-
-    # -- the manager thread ----------------------------------------------------------------
-
-    def _manage(self) -> None:
-        dispatcher = self._dispatcher
-        error: BaseException | None = None
-        try:
-            if self._launch_error is not None:
-                raise self._launch_error
-            while True:
-                with self._lock:
-                    inbox, self._inbox = self._inbox, []
-                    stops, self._stop = self._stop, []
-                    shutting, kill, cancel = self._shutdown, self._kill, self._cancel_pending
-                for run in inbox:
-                    dispatcher.add(run)
-                for run in stops:
-                    if run in dispatcher.runs:
-                        dispatcher.stop(run)
-                if kill:
-                    for run in list(dispatcher.runs):
-                        dispatcher.stop(run)
-                        run.sink.abort(cf.CancelledError())  # type: ignore[attr-defined]
-                    break
-                if cancel:
-                    self._cancel_unstarted()
-                dispatcher.fill()
-                if shutting and not dispatcher.runs:
-                    break
-                dispatcher.pump(None)
-        except BaseException as exc:  # the backend broke (e.g. the initializer failed)
-            error = exc
-            with self._lock:
-                self._broken = exc
-                pending = list(dispatcher.runs) + self._inbox
-                self._inbox = []
-            for run in pending:
-                run.sink.abort(exc)  # type: ignore[attr-defined]
-        finally:
-            self._backend.shutdown(wait=error is None and not self._kill, kill=self._kill)
-
-    def _cancel_unstarted(self) -> None:
-        """cancel_futures: what has not started is cancelled; running tasks finish."""
-        for run in list(self._dispatcher.runs):
-            sink = run.sink
-            if isinstance(sink, _FutureSink):
-                if not sink.started:
-                    sink.cancel()
-                    self._dispatcher.stop(run)
-            elif isinstance(sink, _QueueSink) and not run.stopped:
-                self._dispatcher.stop(run)  # batches already with a worker are discarded
-                sink.abort(cf.CancelledError())
+                assert self._manager is not None
+                self._manager.request_stop(run)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop taking work. Running and queued tasks finish unless ``cancel_futures``."""
         with self._lock:
-            if self._auto:  # never used: there is no backend to stop
-                self._shutdown = True
-                return
             self._shutdown = True
-            self._cancel_pending = self._cancel_pending or cancel_futures
-            thread = self._thread
-        if thread is None:
-            self._backend.shutdown(wait=wait)
-            return
-        self._backend.wake()
-        if wait:
-            try:
-                thread.join()
-            except BaseException:  # Ctrl-C while waiting (at a with block's exit): stop now
-                self.terminate()
-                raise
+            if self._auto:  # never used: there is no backend to stop
+                return
+        assert self._manager is not None
+        self._manager.shutdown(wait, cancel_futures)
 
     def terminate(self) -> None:
         """Stop at once: cancel everything, kill process workers, abandon running threads."""
         with self._lock:
             self._shutdown = True
-            self._kill = True
-            thread = self._thread
             if self._auto:
                 return
-        if thread is None:
-            self._backend.shutdown(wait=False, kill=True)
-            return
-        self._backend.wake()
-        thread.join(5.0)
+        assert self._manager is not None
+        self._manager.terminate()
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is not None and not issubclass(exc_type, Exception):

@@ -18,6 +18,9 @@ from poolwise.advisor._profile import Profile
 SERIAL_MARGIN = 0.10
 MIN_GAIN = 0.002
 PROCESS_MARGIN = 0.05
+# ...and by more when a thread trial measured threads: a measured time against a modelled one
+# that leaves out what processes cost beyond start-up and pickling (their first results, pages)
+PROCESS_MARGIN_MEASURED = 0.15
 SAME = 0.05
 ASSUMED_ITEMS = 10_000  # for an input of unknown length
 
@@ -49,7 +52,7 @@ def _fewest(preds: dict[tuple[str, int], float], backend: str) -> tuple[float, t
 
 
 def _choose(
-    preds: dict[tuple[str, int], float], backends: set[str]
+    preds: dict[tuple[str, int], float], backends: set[str], margin: float = PROCESS_MARGIN
 ) -> tuple[tuple[str, int], float]:
     serial = preds[("serial", 1)]
     choice, best = ("serial", 1), serial
@@ -59,7 +62,7 @@ def _choose(
             choice, best = key, value
     if choice[0] == "process" and "thread" in backends:
         value, key = _fewest(preds, "thread")
-        if value <= best * (1 + PROCESS_MARGIN):
+        if value <= best * (1 + margin):
             choice, best = key, value  # threads are as good and cheaper
     return choice, best
 
@@ -97,12 +100,13 @@ def decide(
         }
         table.append(preds)
     preds = table[0]
-    choice, best_time = _choose(preds, allowed)
+    margin = PROCESS_MARGIN if p.trial is None else PROCESS_MARGIN_MEASURED
+    choice, best_time = _choose(preds, allowed, margin)
     confidence = _confidence(p, preds, choice)
     if confidence == "low" and len(table) > 1:
         # too noisy to trust one prediction: the choice that loses least in the worst case
         choice = min(
-            {choice, *(_choose(t, allowed)[0] for t in table)},
+            {choice, *(_choose(t, allowed, margin)[0] for t in table)},
             key=lambda k: max(t[k] / max(min(t.values()), 1e-12) for t in table),
         )
         best_time = preds[choice]

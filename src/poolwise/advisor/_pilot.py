@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import statistics
 import sys
 import threading
 import time
@@ -41,6 +42,7 @@ from poolwise.advisor._measure import (
     same,
 )
 from poolwise.advisor._memory import DRIFT, drop, key_of, recall, remember
+from poolwise.backends._core import run_fast
 
 if TYPE_CHECKING:  # the model loads when a decision is due: a short job never needs it
     from poolwise.advisor._advice import Advice
@@ -71,20 +73,16 @@ class Raised:
 
 
 def _run_group(fn: Callable[[Any], Any], group: list[Any]) -> tuple[list[Any], int]:
-    """``fn`` over a group at C speed, and how many raised; an exception takes its item's place
-    and the loop goes on after it (``extend`` keeps the results before it: its position is
-    exact)."""
-    out: list[Any] = []
-    start = raised = 0
-    while start < len(group):
-        try:
-            out.extend(map(fn, itertools.islice(group, start, None) if start else group))
-            break
-        except Exception as exc:
-            out.append(Raised(exc, group[len(out)]))
-            start = len(out)
-            raised += 1
-    return out, raised
+    """``fn`` over a group at C speed (``_core.run_fast``), and how many raised; an exception
+    takes its item's place as ``Raised`` and the loop goes on after it."""
+    out, errors = run_fast(fn, group, _identity, Exception)
+    for pos, exc in errors.items():
+        out[pos] = Raised(exc, group[pos])
+    return out, len(errors)
+
+
+def _identity(exc: BaseException) -> BaseException:
+    return exc
 
 
 class Pilot:
@@ -325,7 +323,12 @@ class Pilot:
         p = self.profile
         gil = p.gil if p.gil is not None else min(1.0, p.cpu / wall)
         per = max(gil * wall, p.cpu / min(workers, usable_cpus()), wall / workers)  # expected
-        fresh_count = max(workers - copies, math.ceil(TRIAL_WALL / per) - copies)
+        # work that computes runs three rounds: a thread's first item pays for its start (its
+        # memory arena, page faults), which a trial of one or two rounds would read as the rate
+        rounds = 3 if p.cpu >= 0.3 * wall else 1
+        fresh_count = max(rounds * workers - copies, math.ceil(TRIAL_WALL / per) - copies)
+        # whole rounds: a last round of fewer jobs than threads would idle some of them
+        fresh_count = math.ceil((copies + fresh_count) / workers) * workers - copies
         left = self._left()
         if left is not None:
             # a rest that two trials' time would cover runs in this one
@@ -353,15 +356,19 @@ class Pilot:
         # threads start about THREAD_START apart: items longer than that stagger overlap anyway,
         # and a barrier's wake-up chain would cost more than the whole stagger
         together = wall < workers * THREAD_START
-        outcomes, seconds, ran = _on_threads(self.fn, jobs, workers, deadline, together)
+        outcomes, durations, ran = _on_threads(self.fn, jobs, workers, deadline, together)
         again = [outcomes[j] for j in spots if j < ran]
         kept = [outcomes[j] for j in range(ran) if j not in spots]
         unrun = [jobs[j] for j in range(ran, total) if j not in spots]
         it = itertools.chain(unrun, it)
         verdict, note = self._judge(base[: len(again)], again, workers)
-        per_item = seconds / max(1, ran)
+        # the time per item at the concurrency the trial ran at: the median job's duration
+        # (contention included) over the threads sharing it; a median, as a thread's first job
+        # pays for its start and a last round runs with threads idle
+        concurrency = max(1, min(ran, workers))
+        per_item = statistics.median(durations) / concurrency
         self.profile = dataclasses.replace(
-            self.profile, safety=verdict, safety_note=note, trial=(workers, per_item)
+            self.profile, safety=verdict, safety_note=note, trial=(concurrency, per_item)
         )
         if verdict == UNSAFE:  # the new items' results are not kept: they run again
             return itertools.chain([jobs[j] for j in range(ran) if j not in spots], it)
@@ -427,18 +434,20 @@ def _label(advice: Advice) -> str:
 
 def _on_threads(
     fn: Callable[[Any], Any], jobs: list[Any], workers: int, deadline: float, together: bool
-) -> tuple[list[Any], float, int]:
+) -> tuple[list[Any], list[float], int]:
     """Run ``jobs`` on ``workers`` threads (released together by a barrier if ``together``,
     else each as it starts), each taking the next job, none taken ``deadline`` seconds after the
-    release; returns the outcomes in order, the seconds from release to the last one, and how
-    many jobs ran (a prefix)."""
+    release; returns the outcomes in order, each job's duration, and how many jobs ran (a
+    prefix)."""
     outcomes: list[Any] = [None] * len(jobs)
+    durations: list[float] = [0.0] * len(jobs)
     lock = threading.Lock()
     nxt = [0]
     began: list[float] = []
     barrier = threading.Barrier(workers, action=lambda: began.append(time.perf_counter()))
     if not together:
         began.append(time.perf_counter())
+    perf = time.perf_counter
 
     def work() -> None:
         if together:
@@ -446,13 +455,15 @@ def _on_threads(
         while True:
             with lock:
                 j = nxt[0]
-                if j >= len(jobs) or (j >= workers and time.perf_counter() - began[0] > deadline):
+                if j >= len(jobs) or (j >= workers and perf() - began[0] > deadline):
                     return
                 nxt[0] = j + 1
+            t0 = perf()
             try:
                 outcomes[j] = fn(jobs[j])
             except BaseException as exc:  # SystemExit too: it must not end a trial thread
                 outcomes[j] = Raised(exc, jobs[j])
+            durations[j] = perf() - t0
 
     interval = sys.getswitchinterval()
     sys.setswitchinterval(min(interval, TRIAL_SWITCH))
@@ -464,4 +475,4 @@ def _on_threads(
             t.join()
     finally:
         sys.setswitchinterval(interval)
-    return outcomes, time.perf_counter() - began[0], nxt[0]
+    return outcomes, durations[: nxt[0]], nxt[0]

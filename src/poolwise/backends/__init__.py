@@ -13,8 +13,14 @@ def create_backend(name: str, workers: int, **options: Any) -> Backend:
     """Instantiate a backend; ``options`` not meaningful for it are ignored if None."""
     if name == "serial":
         from poolwise.backends._serial import SerialBackend
+        from poolwise.backends._thread import ThreadBackend
 
-        return SerialBackend(initializer=options.get("initializer"), initargs=options["initargs"])
+        return SerialBackend(
+            initializer=options.get("initializer"),
+            initargs=options["initargs"],
+            # a task with a timeout runs on a thread, which can be abandoned when it hangs
+            timeout_helper=lambda: ThreadBackend(1, thread_name_prefix="poolwise-serial-timeout"),
+        )
     if name == "thread":
         from poolwise.backends._thread import ThreadBackend
 

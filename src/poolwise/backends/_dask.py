@@ -3,7 +3,7 @@
 Data flow (one thread of the parent drives it; Dask's client runs its own event-loop thread)::
 
     dispatcher --submit(batch)--> pickle the items once, stage
-               --flush()-------> client.map(_run_batch, jobs, inits, items, seqs, topics)
+               --flush()-------> client.map(run_batch, jobs, inits, items, seqs, topics)
                                  (one graph for the batches of a fill) |  one Dask task
                                                                         v  per *batch*
     dispatcher <--poll()-- finished batches <--done queue-- future callbacks
@@ -55,7 +55,6 @@ worker processes are started with ``spawn``, so a script that uses it needs the
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import pickle
@@ -75,9 +74,16 @@ from poolwise._errors import (
     WorkerCrashed,
     WorkerInitError,
 )
-from poolwise.backends._base import Backend, Batch, Job, Outcome, TaskError, call
-from poolwise.backends._process import _fail_or_split, result_outcome, unpicklable_items
-from poolwise.backends._worker import PROTOCOL, _dump_results, _raiser, pack_error
+from poolwise.backends._base import Backend, Batch, Job, Outcome, TaskError
+from poolwise.backends._core import fail_or_split, result_outcome, unpicklable_items
+from poolwise.backends._dask_worker import (
+    RESULTS,
+    RemoteInit,
+    RemoteJob,
+    identity,
+    run_batch,
+    truncate,
+)
 
 logger = logging.getLogger("poolwise")
 
@@ -85,13 +91,8 @@ INSTALL_HINT = 'pip install "poolwise[dask]"'
 _MAX_JOBS = 256  # jobs kept on the cluster for an Executor's repeated submits
 _INLINE_JOB = 64 * 1024  # bytes: a job this small travels with each batch
 _ALONE = "-alone"  # the key suffix of a task that runs with nothing else of ours in flight
-_RESULTS = "-results"  # the suffix of the topic that small results come back on
 _LOST_POLL = 0.05  # seconds between looks at tasks whose result was lost with a worker
 _NTHREADS_TTL = 1.0  # seconds between asking the scheduler how many threads it has
-# A batch's result up to this size also comes back through the scheduler as an event, so the
-# parent need not fetch it from the worker. The scheduler keeps a topic's last 1,000 events
-# (``distributed.admin.low-level-log-length``): at most 16 MB, dropped at shutdown.
-_PUSH_MAX = 16 * 1024
 _QUEUED = 8  # batches in flight per worker thread once their sizes are known (see free_slots)
 _GRAPH_BYTES = 4 << 20  # pickled items sent to the scheduler in one graph, at most (see flush)
 _WAKE = object()
@@ -141,147 +142,9 @@ def local_cluster(workers: int) -> Any:
         )
 
 
-# -- what runs on the workers -----------------------------------------------------------------
-
-
-class _RemoteJob:
-    """A cloudpickled ``(fn, mode, timed)``, unpickled once in each worker process.
-
-    Each job gets a fresh ``key``; a worker process keeps the unpickled function in a small
-    cache under that key, so a job that travels inline with every batch is still unpickled
-    only once per worker."""
-
-    def __init__(self, blob: bytes) -> None:
-        self.blob = blob
-        self.key = uuid.uuid4().hex
-
-    def get(self) -> tuple[Any, bool]:
-        with _fn_lock:
-            fn = _fn_cache.get(self.key)
-            if fn is not None:
-                _fn_cache.move_to_end(self.key)
-                return fn
-        try:
-            f, mode, timed = pickle.loads(self.blob)
-            fn = (call(f, mode), timed)
-        except BaseException as exc:
-            fn = (_raiser(exc), False)
-        with _fn_lock:
-            _fn_cache[self.key] = fn
-            while len(_fn_cache) > _FN_CACHE:
-                _fn_cache.popitem(last=False)
-        return fn
-
-
-_FN_CACHE = 64  # unpickled functions a worker process keeps
-_fn_lock = threading.Lock()
-_fn_cache: OrderedDict[str, tuple[Any, bool]] = OrderedDict()
-
-
-@dataclass
-class _RemoteInit:
-    token: str
-    blob: bytes
-
-
-_init_lock = threading.Lock()
-_init_done: dict[str, tuple[BaseException, str] | None] = {}
-
-
-def _initialize(init: _RemoteInit | None) -> tuple[BaseException, str] | None:
-    """Run the initializer once per worker process; its packed error if it failed."""
-    if init is None:
-        return None
-    with _init_lock:
-        if init.token not in _init_done:
-            try:
-                f, args = pickle.loads(init.blob)
-                f(*args)
-                _init_done[init.token] = None
-            except BaseException as exc:
-                _init_done[init.token] = pack_error(exc)
-        return _init_done[init.token]
-
-
-def _run_batch(
-    job: _RemoteJob, init: _RemoteInit | None, payload: bytes, seq: int, topic: str
-) -> bytes:
-    """The Dask task: apply the job's function to every item of one batch.
-
-    Returns ``b"O"`` + pickled ``(values, errors, elapsed)`` as the process worker does,
-    ``b"U"`` + a message when the items cannot be unpickled, ``b"I"`` + the pickled
-    initializer error. A small result is also pushed to the parent as an event, on the
-    ``topic + _RESULTS`` topic, with the task's key."""
-    blob = _compute_batch(job, init, payload, seq, topic)
-    if len(blob) <= _PUSH_MAX:
-        from distributed import get_worker
-
-        try:
-            worker = get_worker()
-            worker.log_event(topic + _RESULTS, [worker.get_current_task(), blob])
-        except Exception:  # (not in a worker thread: the parent fetches the result)
-            pass
-    return blob
-
-
-def _compute_batch(
-    job: _RemoteJob, init: _RemoteInit | None, payload: bytes, seq: int, topic: str
-) -> bytes:
-    failed = _initialize(init)
-    if failed is not None:
-        return b"I" + pickle.dumps(failed, PROTOCOL)
-    fn, timed = job.get()
-    try:
-        items = pickle.loads(payload)
-    except BaseException as exc:
-        return b"U" + f"cannot unpickle the arguments in the worker: {exc!r}".encode()
-    del payload
-    log = None
-    address = ""
-    if timed:
-        from distributed import get_worker
-
-        worker = get_worker()
-        log, address = worker.log_event, worker.address
-    values: list[Any] = []
-    errors: dict[int, tuple[BaseException, str]] = {}
-    t0 = time.perf_counter()
-    if log is not None:
-        for i, x in enumerate(items):
-            log(topic, [seq, i, address])
-            try:
-                values.append(fn(x))
-            except BaseException as exc:
-                values.append(None)
-                errors[i] = pack_error(exc)
-    else:  # at C speed; an exception stops extend with the results so far kept
-        start = 0
-        while start < len(items):
-            try:
-                values.extend(map(fn, itertools.islice(items, start, None) if start else items))
-                break
-            except BaseException as exc:
-                k = len(values)
-                values.append(None)
-                errors[k] = pack_error(exc)
-                start = k + 1
-    elapsed = time.perf_counter() - t0
-    return b"O" + _dump_results(values, errors or None, elapsed)
-
-
-def _identity(x: Any) -> Any:
-    return x
-
-
-def _truncate(topics: list[str], dask_scheduler: Any = None) -> None:
-    """Run on the scheduler: forget the events of ``topics`` (it keeps the last 1,000)."""
-    for topic in topics:
-        dask_scheduler._broker.truncate(topic)
-
-
 def _release(arg: Any) -> None:
     """Let Dask drop what a job or initializer future holds (an inline job holds nothing)."""
-    if not isinstance(arg, _RemoteJob):
+    if not isinstance(arg, RemoteJob):
         arg.release()
 
 
@@ -333,7 +196,7 @@ class DaskBackend(Backend):
             _transport.dumps_function((initializer, tuple(initargs))) if initializer else None
         )
         self._init_future: Any = None
-        # job id -> its _RemoteJob (small: sent inline) or the future of a task that holds it
+        # job id -> its RemoteJob (small: sent inline) or the future of a task that holds it
         self._jobs: OrderedDict[int, Any] = OrderedDict()
         self._tasks: dict[str, _Task] = {}  # Dask key -> what it runs
         self._lost: set[str] = set()  # keys of tasks whose result Dask is computing again
@@ -388,11 +251,11 @@ class DaskBackend(Backend):
                 self._client = dd.Client(self._address, set_as_default=False)
             logger.info("dask dashboard: %s", self.dashboard_link)
         self._client.subscribe_topic(self._topic, self._on_event)
-        self._client.subscribe_topic(self._topic + _RESULTS, self._on_result)
+        self._client.subscribe_topic(self._topic + RESULTS, self._on_result)
         if self._init_blob is not None:
-            init = _RemoteInit(self._token, self._init_blob)
+            init = RemoteInit(self._token, self._init_blob)
             self._init_future = self._client.submit(
-                _identity, init, key=f"poolwise-init-{self._token}", pure=False
+                identity, init, key=f"poolwise-init-{self._token}", pure=False
             )
 
     def start(self, wait: bool = True) -> None:
@@ -425,12 +288,12 @@ class DaskBackend(Backend):
                     _release(arg)
             self._jobs.clear()
             client.unsubscribe_topic(self._topic)
-            client.unsubscribe_topic(self._topic + _RESULTS)
+            client.unsubscribe_topic(self._topic + RESULTS)
             with self._pushed_lock:
                 self._pushed.clear()
             if not self._own_client:  # the scheduler outlives us: drop the events it keeps
                 try:
-                    client.run_on_scheduler(_truncate, [self._topic, self._topic + _RESULTS])
+                    client.run_on_scheduler(truncate, [self._topic, self._topic + RESULTS])
                 except Exception as exc:
                     logger.debug("could not drop our events from the scheduler: %r", exc)
         finally:
@@ -494,7 +357,7 @@ class DaskBackend(Backend):
                 size, n = size + len(payload), n + 1
             group = self._staged[:n]
             futures = self._client.map(
-                _run_batch,
+                run_batch,
                 [arg for _, _, arg, _ in group],
                 [self._init_future] * n,
                 [payload for _, _, _, payload in group],
@@ -514,7 +377,7 @@ class DaskBackend(Backend):
         if arg is not None:
             self._jobs.move_to_end(job.id)
             return arg
-        remote = _RemoteJob(_transport.dumps_function((job.fn, job.mode, job.timeout is not None)))
+        remote = RemoteJob(_transport.dumps_function((job.fn, job.mode, job.timeout is not None)))
         if len(remote.blob) <= _INLINE_JOB:
             # inline: tasks without dependencies go to whichever worker is free. (A task that
             # depends on the job's is placed by data locality, and Dask's memory manager soon
@@ -522,7 +385,7 @@ class DaskBackend(Backend):
             arg = remote
         else:
             key = f"poolwise-job-{self._token}-{job.id}"
-            arg = self._client.submit(_identity, remote, key=key, pure=False)
+            arg = self._client.submit(identity, remote, key=key, pure=False)
         self._jobs[job.id] = arg
         if len(self._jobs) > _MAX_JOBS:
             used = {t.batch.job.id for t in self._tasks.values()}
@@ -674,7 +537,7 @@ class DaskBackend(Backend):
         kind, payload = blob[:1], memoryview(blob)[1:]
         if kind == b"U":
             message = bytes(payload).decode()
-            return _fail_or_split(batch, lambda: PicklingError(message))
+            return fail_or_split(batch, lambda: PicklingError(message))
         if kind == b"I":
             exc, tb = pickle.loads(payload)
             exc.__cause__ = RemoteTraceback(tb)
@@ -725,7 +588,7 @@ class DaskBackend(Backend):
             # died: the last chance runs it with nothing else of ours on the cluster.
             self._isolate.append(batch)
             return None
-        return _fail_or_split(batch, crash)
+        return fail_or_split(batch, crash)
 
     def _next_deadline(self) -> float | None:
         soonest = None

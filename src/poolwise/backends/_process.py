@@ -66,6 +66,7 @@ from poolwise._errors import (
 )
 from poolwise.backends import _worker as W
 from poolwise.backends._base import Backend, Batch, Job, Outcome, TaskError
+from poolwise.backends._core import fail_or_split, result_outcome, unpicklable_items
 from poolwise.backends._start import choose_start_method
 
 # Two small messages fit in a Unix socket's buffer together, so a second batch may be queued
@@ -513,7 +514,7 @@ class ProcessBackend(Backend):
         elif kind == W.UNPICKLABLE:
             batch, _ = w.inflight.popleft()
             message = bytes(buf[1 + W.SEQ_HEADER.size :]).decode()
-            outcomes.append(_fail_or_split(batch, lambda: PicklingError(message)))
+            outcomes.append(fail_or_split(batch, lambda: PicklingError(message)))
         elif kind == W.READY:
             w.ready = self._seen_ready = True
             self._early_deaths = 0
@@ -638,47 +639,7 @@ class ProcessBackend(Backend):
 
         if phase == "before starting it" and not batch.suspect:
             return Outcome(batch, [None] * n, rerun=list(range(n)), split=True)
-        return _fail_or_split(batch, crash)
-
-
-def unpicklable_items(batch: Batch) -> Outcome:
-    """A batch that could not be pickled: each item that cannot fails with PicklingError
-    naming its type; the others run again. Shared with the dask backend."""
-    bad = _transport.unpicklable_positions(batch.items)
-    errors = {}
-    for pos, exc in bad.items():
-        message = _transport.pickling_message(
-            "argument", batch.items[pos], exc, index=batch.indices[pos]
-        )
-        errors[pos] = TaskError(PicklingError(message), "")
-    rerun = [i for i in range(len(batch)) if i not in errors]
-    return Outcome(batch, [None] * len(batch), errors, rerun)
-
-
-def result_outcome(batch: Batch, payload: bytes | memoryview) -> Outcome:
-    """A worker's pickled ``(values, errors, elapsed)`` as an Outcome; remote tracebacks
-    become each exception's ``__cause__``. Shared with the dask backend."""
-    try:
-        values, errors, elapsed = pickle.loads(payload)
-    except Exception as exc:
-        reason = f"{type(exc).__name__}: {exc}"
-        return _fail_or_split(
-            batch, lambda: PicklingError(f"cannot unpickle the result in the parent: {reason}")
-        )
-    task_errors = {}
-    if errors:
-        for pos, (error, tb) in errors.items():
-            error.__cause__ = RemoteTraceback(tb)
-            task_errors[pos] = TaskError(error, tb)
-    return Outcome(batch, values, task_errors, elapsed=elapsed)
-
-
-def _fail_or_split(batch: Batch, error: Any) -> Outcome:
-    """One task: it fails with ``error()``. Several: run them again one by one to find it."""
-    n = len(batch)
-    if n == 1:
-        return Outcome(batch, [None], {0: TaskError(error(), "")})
-    return Outcome(batch, [None] * n, rerun=list(range(n)), split=True)
+        return fail_or_split(batch, crash)
 
 
 def _split(batch: Batch, k: int) -> tuple[Batch, Batch]:

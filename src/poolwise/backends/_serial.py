@@ -1,33 +1,41 @@
 """The serial backend: every task runs in the calling thread, one after another.
 
 The baseline every comparison is measured against, and the right choice when parallelism
-cannot pay. A job with a timeout runs on one helper thread instead, so that a task that passes
-its timeout can be abandoned (see the thread backend).
+cannot pay. A job with a timeout runs on a helper backend instead (one thread, given by
+``create_backend``), so that a task that passes its timeout can be abandoned (see the thread
+backend).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import traceback
 from collections import deque
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from poolwise._errors import WorkerInitError
-from poolwise.backends._base import Backend, Batch, Outcome, TaskError, call
-from poolwise.backends._thread import ThreadBackend
+from poolwise.backends._base import Backend, Batch, Outcome, call
+from poolwise.backends._core import run_fast, task_error
 
 
 class SerialBackend(Backend):
     name: ClassVar[str] = "serial"
 
-    def __init__(self, *, initializer: Any = None, initargs: tuple[Any, ...] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        initializer: Any = None,
+        initargs: tuple[Any, ...] = (),
+        timeout_helper: Callable[[], Backend] | None = None,
+    ) -> None:
         self.workers = 1
+        self._timeout_helper = timeout_helper
         self._initializer = initializer
         self._initargs = tuple(initargs)
         self._queue: deque[Batch] = deque()
         self._initialized = False
-        self._helper: ThreadBackend | None = None
+        self._helper: Backend | None = None
         self._wakeup = threading.Event()
 
     def start(self, wait: bool = True) -> None:
@@ -49,7 +57,9 @@ class SerialBackend(Backend):
         self.start()
         if batch.job.timeout is not None:
             if self._helper is None:
-                self._helper = ThreadBackend(1, thread_name_prefix="poolwise-serial-timeout")
+                if self._timeout_helper is None:
+                    raise ValueError("a serial backend without a timeout helper cannot time tasks")
+                self._helper = self._timeout_helper()
             self._helper.submit(batch)
         else:
             self._queue.append(batch)
@@ -71,16 +81,8 @@ class SerialBackend(Backend):
 
     def _run(self, batch: Batch) -> Outcome:
         fn = call(batch.job.fn, batch.job.mode)
-        values: list[Any] = []
-        errors: dict[int, TaskError] = {}
         t0 = time.perf_counter()
-        for i, x in enumerate(batch.items):
-            try:
-                values.append(fn(x))
-            except Exception as exc:
-                values.append(None)
-                tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-                errors[i] = TaskError(exc, tb)
+        values, errors = run_fast(fn, batch.items, task_error, Exception)
         return Outcome(batch, values, errors, elapsed=time.perf_counter() - t0)
 
     def cancel(self, owner: Any) -> list[Batch]:

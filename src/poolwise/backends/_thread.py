@@ -12,12 +12,12 @@ import itertools
 import queue
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from poolwise._errors import TaskTimeout, WorkerInitError
 from poolwise.backends._base import Backend, Batch, Outcome, TaskError, call
+from poolwise.backends._core import run_fast, run_timed, task_error
 
 _WAKE = object()
 _counter = itertools.count()
@@ -113,32 +113,30 @@ class ThreadBackend(Backend):
 
     def _execute(self, batch: Batch, slot: _Slot) -> Outcome | None:
         fn = call(batch.job.fn, batch.job.mode)
-        values: list[Any] = []
-        errors: dict[int, TaskError] = {}
-        timed = batch.job.timeout is not None
-        if timed:
-            with slot.lock:
-                slot.batch, slot.values, slot.errors = batch, values, errors
         t0 = time.perf_counter()
-        for i, x in enumerate(batch.items):
-            if timed:
-                with slot.lock:
-                    if slot.abandoned:
-                        return None
-                    slot.pos, slot.t0 = i, time.monotonic()
-            try:
-                values.append(fn(x))
-            except BaseException as exc:
-                values.append(None)
-                tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-                errors[i] = TaskError(exc, tb)
-        elapsed = time.perf_counter() - t0
-        if timed:
+        if batch.job.timeout is None:
+            values, errors = run_fast(fn, batch.items, task_error)
+            return Outcome(batch, values, errors, elapsed=time.perf_counter() - t0)
+        done: list[Any] = []
+        failed: dict[int, TaskError] = {}
+        with slot.lock:
+            slot.batch, slot.values, slot.errors = batch, done, failed
+
+        def before(i: int) -> bool:  # the poller sees which task runs, and since when
             with slot.lock:
                 if slot.abandoned:
-                    return None
-                slot.batch, slot.pos = None, -1
-        return Outcome(batch, values, errors, elapsed=elapsed)
+                    return False
+                slot.pos, slot.t0 = i, time.monotonic()
+            return True
+
+        if not run_timed(fn, batch.items, done, failed, task_error, before):
+            return None
+        elapsed = time.perf_counter() - t0
+        with slot.lock:
+            if slot.abandoned:
+                return None
+            slot.batch, slot.pos = None, -1
+        return Outcome(batch, done, failed, elapsed=elapsed)
 
     def _done(self, batch: Batch) -> None:
         self._busy -= 1

@@ -25,17 +25,22 @@ which phase. Inside the batch there are two ways to run:
 
 from __future__ import annotations
 
-import itertools
 import os
 import pickle
 import signal
 import struct
 import sys
 import time
-import traceback
 from typing import Any
 
-from poolwise.backends._base import call
+from poolwise.backends._core import (
+    PROTOCOL,
+    JobCache,
+    dump_results,
+    pack_error,
+    run_fast,
+    run_timed,
+)
 
 JOB = b"J"[0]
 BATCH = b"B"[0]
@@ -57,8 +62,6 @@ PHASE_IDLE = -3
 PHASE_RUNNING = -4
 SLOT_SEQ, SLOT_POS, SLOT_T0 = 0, 1, 2
 SLOT_WORDS = 4
-
-PROTOCOL = 5
 
 
 def _watch_owner(owner_pid: int) -> None:
@@ -128,61 +131,6 @@ def _harden(parent_pid: int | None, owner_pid: int) -> None:
         _watch_owner(owner_pid)
 
 
-def pack_error(exc: BaseException) -> tuple[BaseException, str]:
-    """The exception and its formatted traceback, with a stand-in if it cannot be pickled."""
-    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    exc.__traceback__ = None
-    try:
-        pickle.loads(pickle.dumps(exc, PROTOCOL))
-    except Exception:
-        from poolwise._errors import RemoteError
-
-        name = f"{type(exc).__module__}.{type(exc).__qualname__}"
-        exc = RemoteError(f"{name}: {exc} (the exception could not be pickled to the parent)")
-    return exc, tb
-
-
-def _dump_results(values: list[Any], errors: dict[int, Any] | None, elapsed: float) -> bytes:
-    try:
-        return pickle.dumps((values, errors, elapsed), PROTOCOL)
-    except Exception:
-        pass
-    import cloudpickle
-
-    try:
-        return cloudpickle.dumps((values, errors, elapsed), PROTOCOL)  # type: ignore[no-any-return]
-    except Exception:
-        pass
-    from poolwise._errors import PicklingError
-    from poolwise._transport import pickling_message, unpicklable_positions
-
-    errors = dict(errors or {})
-    for pos, exc in unpicklable_positions(values).items():
-        err = PicklingError(pickling_message("result", values[pos], exc, index=None))
-        errors[pos] = pack_error(err)
-        values[pos] = None
-    for pos, (exc, _tb) in list(errors.items()):  # an exception whose args cannot be pickled
-        try:
-            cloudpickle.dumps(exc)
-        except Exception:
-            errors[pos] = pack_error(PicklingError(f"cannot pickle exception {exc!r}"))
-    return cloudpickle.dumps((values, errors, elapsed), PROTOCOL)  # type: ignore[no-any-return]
-
-
-def _raiser(exc: BaseException) -> Any:
-    from poolwise._errors import PicklingError
-
-    message = (
-        f"cannot unpickle the function in the worker: {type(exc).__name__}: {exc}; "
-        "is its module importable in the worker processes?"
-    )
-
-    def fail(_: Any) -> None:
-        raise PicklingError(message)
-
-    return fail
-
-
 def _rss_bytes() -> int:
     try:
         with open("/proc/self/statm", "rb") as fh:
@@ -227,42 +175,6 @@ def main(
             os._exit(0)
 
 
-def _run_fast(
-    fn: Any, items: list[Any], values: list[Any], errors: dict[int, Any], slot: memoryview
-) -> None:
-    slot[SLOT_POS] = PHASE_RUNNING
-    start = 0
-    n = len(items)
-    while start < n:
-        try:
-            values.extend(map(fn, itertools.islice(items, start, None) if start else items))
-            return
-        except BaseException as exc:  # extend kept what came before: the position is exact
-            k = len(values)
-            values.append(None)
-            errors[k] = pack_error(exc)
-            start = k + 1
-
-
-def _run_timed(
-    fn: Any,
-    items: list[Any],
-    values: list[Any],
-    errors: dict[int, Any],
-    slot: memoryview,
-    clock: Any,
-) -> None:
-    append = values.append
-    for i, x in enumerate(items):
-        slot[SLOT_POS] = i
-        slot[SLOT_T0] = clock()
-        try:
-            append(fn(x))
-        except BaseException as exc:
-            append(None)
-            errors[i] = pack_error(exc)
-
-
 def _serve(conn: Any, slot: memoryview, initializer: bytes | None, max_memory: int | None) -> None:
     slot[SLOT_POS] = PHASE_IDLE
     if initializer is not None:
@@ -273,9 +185,15 @@ def _serve(conn: Any, slot: memoryview, initializer: bytes | None, max_memory: i
             conn.send_bytes(INIT_ERROR + pickle.dumps(pack_error(exc), PROTOCOL))
             return
     conn.send_bytes(READY)
-    jobs: dict[int, tuple[Any, bool]] = {}
+    jobs = JobCache()  # (dropped one by one as the parent ends jobs: no limit)
     monotonic_ns = time.monotonic_ns
     perf = time.perf_counter
+
+    def before(i: int) -> bool:
+        slot[SLOT_POS] = i
+        slot[SLOT_T0] = monotonic_ns()
+        return True
+
     while True:
         try:
             buf = conn.recv_bytes()
@@ -293,14 +211,15 @@ def _serve(conn: Any, slot: memoryview, initializer: bytes | None, max_memory: i
                 conn.send_bytes(UNPICKLABLE + SEQ_HEADER.pack(seq) + msg.encode())
                 continue
             del buf
-            fn, timed = jobs[job_id]
-            values: list[Any] = []
-            errors: dict[int, tuple[BaseException, str]] = {}
+            fn, timed = jobs.get(job_id)
             t0 = perf()
             if timed:
-                _run_timed(fn, items, values, errors, slot, monotonic_ns)
+                values: list[Any] = []
+                errors: dict[int, tuple[BaseException, str]] = {}
+                run_timed(fn, items, values, errors, pack_error, before)
             else:
-                _run_fast(fn, items, values, errors, slot)
+                slot[SLOT_POS] = PHASE_RUNNING
+                values, errors = run_fast(fn, items, pack_error)
             elapsed = perf() - t0
             retire = next(
                 (
@@ -312,7 +231,7 @@ def _serve(conn: Any, slot: memoryview, initializer: bytes | None, max_memory: i
             )
             slot[SLOT_POS] = PHASE_PICKLE
             del items
-            payload = _dump_results(values, errors or None, elapsed)
+            payload = dump_results(values, errors or None, elapsed)
             del values
             conn.send_bytes(RESULT + SEQ_HEADER.pack(seq) + payload)
             slot[SLOT_POS] = PHASE_IDLE
@@ -325,13 +244,9 @@ def _serve(conn: Any, slot: memoryview, initializer: bytes | None, max_memory: i
                 return
         elif kind == JOB:
             (job_id,) = JOB_HEADER.unpack_from(buf, 1)
-            try:
-                fn, mode, timed = pickle.loads(memoryview(buf)[1 + JOB_HEADER.size :])
-                jobs[job_id] = (call(fn, mode), timed)
-            except BaseException as exc:
-                jobs[job_id] = (_raiser(exc), False)
+            jobs.put(job_id, bytes(memoryview(buf)[1 + JOB_HEADER.size :]))
         elif kind == DROP:
             (job_id,) = JOB_HEADER.unpack_from(buf, 1)
-            jobs.pop(job_id, None)
+            jobs.drop(job_id)
         elif kind == STOP:
             return

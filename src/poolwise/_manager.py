@@ -1,0 +1,234 @@
+"""The manager of an ``Executor``: one thread that owns the backend and the dispatcher.
+
+User threads hand it work (``JobRun``s) through a locked inbox and wake it; it adds them to the
+dispatcher, fills the workers, and pumps outcomes into the runs' sinks: a future per
+``submit`` (``FutureSink``), a queue per ``map`` (``QueueSink``). Stopping a run, cancelling
+what has not started, shutting down and terminating are requests it carries out in its loop,
+as CPython keeps ``_ExecutorManagerThread`` apart from ``ProcessPoolExecutor``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import queue
+import threading
+from typing import Any
+
+from poolwise._dispatch import Dispatcher, JobRun
+from poolwise._errors import ShutdownError
+from poolwise.backends._base import Backend, TaskError
+
+_UNLIMITED = 1 << 62
+
+
+class FutureSink:
+    """The single task of a ``submit``: its future."""
+
+    def __init__(self, future: cf.Future[Any]) -> None:
+        self.future = future
+        self.run: JobRun | None = None
+        self.started = False
+
+    def room(self) -> int:
+        if not self.started:
+            if not self.future.set_running_or_notify_cancel():
+                assert self.run is not None
+                self.run.stopped = True  # cancelled before it ran
+                return 0
+            self.started = True
+        return 1
+
+    def ok(self, index: int, value: Any) -> None:
+        self.future.set_result(value)
+
+    def ok_range(self, start: int, values: list[Any]) -> None:
+        self.future.set_result(values[0])
+
+    def fail(self, index: int, item: Any, error: TaskError) -> None:
+        self.future.set_exception(error.exception)
+
+    def abort(self, exc: BaseException) -> None:
+        if self.future.done():
+            return
+        if isinstance(exc, cf.CancelledError) and not self.started:
+            self.cancel()
+            return
+        if not self.started:
+            self.started = True
+            if not self.future.set_running_or_notify_cancel():
+                return
+        self.future.set_exception(exc)
+
+    def cancel(self) -> None:
+        """Cancel a future that never ran, and notify its waiters (``wait``,
+        ``as_completed`` only see a cancellation once notified)."""
+        self.future.cancel()
+        if not self.started:
+            self.started = True
+            self.future.set_running_or_notify_cancel()
+
+
+class QueueSink:
+    """The tasks of an ``Executor.map``: results go to the consuming iterator."""
+
+    def __init__(self) -> None:
+        self.queue: queue.SimpleQueue[tuple[str, int, Any]] = queue.SimpleQueue()
+
+    def room(self) -> int:
+        return _UNLIMITED
+
+    def ok(self, index: int, value: Any) -> None:
+        self.queue.put(("ok", index, [value]))
+
+    def ok_range(self, start: int, values: list[Any]) -> None:
+        self.queue.put(("ok", start, values))
+
+    def fail(self, index: int, item: Any, error: TaskError) -> None:
+        self.queue.put(("err", index, error.exception))
+
+    def abort(self, exc: BaseException) -> None:
+        self.queue.put(("abort", -1, exc))
+
+
+class Manager:
+    """Runs an executor's work on ``backend``; thread-safe, except that ``launch`` is called
+    with ``lock`` held."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.dispatcher = Dispatcher(backend)
+        self.lock = threading.Lock()
+        self._inbox: list[JobRun] = []
+        self._stop: list[JobRun] = []
+        self._thread: threading.Thread | None = None
+        self._shutdown = False
+        self._kill = False
+        self._cancel_pending = False
+        self._broken: BaseException | None = None
+        self._launch_error: BaseException | None = None
+
+    def start(self) -> None:
+        """Start the workers and return when every one is ready."""
+        with self.lock:
+            if self._shutdown:
+                raise ShutdownError("cannot start an executor after shutdown")
+            if self._thread is None:
+                self.backend.start(wait=True)
+                self._launch()
+
+    def _launch(self) -> None:
+        # Workers are started from the calling thread first: if it is the main thread of a
+        # single-threaded program, the process backend may fork (fast) before the manager
+        # thread exists.
+        self.backend.start(wait=False)
+        # ...and the first work is handed out from here too: starting a thread waits until it
+        # runs, which takes milliseconds while the new workers keep both cores busy
+        inbox, self._inbox = self._inbox, []
+        try:
+            for run in inbox:
+                self.dispatcher.add(run)
+            self.dispatcher.fill()
+        except BaseException as exc:  # the manager thread deals with it as with its own
+            self._launch_error = exc
+        self._thread = threading.Thread(target=self._manage, name="poolwise-manager", daemon=True)
+        self._thread.start()
+        if isinstance(self._launch_error, (KeyboardInterrupt, SystemExit)):
+            raise self._launch_error  # Ctrl-C while handing out work reaches the caller too
+
+    def enqueue(self, run: JobRun) -> None:
+        with self.lock:
+            if self._shutdown:
+                raise ShutdownError("cannot schedule new work after shutdown")
+            if self._broken is not None:
+                raise self._broken
+            self._inbox.append(run)
+            if self._thread is None:
+                self._launch()
+        self.backend.wake()
+
+    def request_stop(self, run: JobRun) -> None:
+        """Stop a run whose results are no longer wanted (its map iterator was dropped)."""
+        with self.lock:
+            self._stop.append(run)
+        self.backend.wake()
+
+    # -- the manager thread ----------------------------------------------------------------
+
+    def _manage(self) -> None:
+        dispatcher = self.dispatcher
+        error: BaseException | None = None
+        try:
+            if self._launch_error is not None:
+                raise self._launch_error
+            while True:
+                with self.lock:
+                    inbox, self._inbox = self._inbox, []
+                    stops, self._stop = self._stop, []
+                    shutting, kill, cancel = self._shutdown, self._kill, self._cancel_pending
+                for run in inbox:
+                    dispatcher.add(run)
+                for run in stops:
+                    if run in dispatcher.runs:
+                        dispatcher.stop(run)
+                if kill:
+                    for run in list(dispatcher.runs):
+                        dispatcher.stop(run)
+                        run.sink.abort(cf.CancelledError())  # type: ignore[attr-defined]
+                    break
+                if cancel:
+                    self._cancel_unstarted()
+                dispatcher.fill()
+                if shutting and not dispatcher.runs:
+                    break
+                dispatcher.pump(None)
+        except BaseException as exc:  # the backend broke (e.g. the initializer failed)
+            error = exc
+            with self.lock:
+                self._broken = exc
+                pending = list(dispatcher.runs) + self._inbox
+                self._inbox = []
+            for run in pending:
+                run.sink.abort(exc)  # type: ignore[attr-defined]
+        finally:
+            self.backend.shutdown(wait=error is None and not self._kill, kill=self._kill)
+
+    def _cancel_unstarted(self) -> None:
+        """cancel_futures: what has not started is cancelled; running tasks finish."""
+        for run in list(self.dispatcher.runs):
+            sink = run.sink
+            if isinstance(sink, FutureSink):
+                if not sink.started:
+                    sink.cancel()
+                    self.dispatcher.stop(run)
+            elif isinstance(sink, QueueSink) and not run.stopped:
+                self.dispatcher.stop(run)  # batches already with a worker are discarded
+                sink.abort(cf.CancelledError())
+
+    # -- stopping --------------------------------------------------------------------------
+
+    def shutdown(self, wait: bool, cancel_futures: bool) -> None:
+        with self.lock:
+            self._shutdown = True
+            self._cancel_pending = self._cancel_pending or cancel_futures
+            thread = self._thread
+        if thread is None:
+            self.backend.shutdown(wait=wait)
+            return
+        self.backend.wake()
+        if wait:
+            try:
+                thread.join()
+            except BaseException:  # Ctrl-C while waiting (at a with block's exit): stop now
+                self.terminate()
+                raise
+
+    def terminate(self) -> None:
+        with self.lock:
+            self._shutdown = True
+            self._kill = True
+            thread = self._thread
+        if thread is None:
+            self.backend.shutdown(wait=False, kill=True)
+            return
+        self.backend.wake()
+        thread.join(5.0)
