@@ -80,7 +80,7 @@ def test_no_import_goes_up_a_layer_or_to_the_package_root() -> None:
 BACKEND_MODULES = {
     "_serial": (),
     "_thread": (),
-    "_process": ("_worker",),
+    "_process": ("_worker", "_blame"),
     "_dask": ("_dask_worker",),
 }
 

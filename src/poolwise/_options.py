@@ -11,6 +11,7 @@ from poolwise import _transport
 from poolwise._cpus import usable_cpus
 from poolwise._errors import PicklingError
 from poolwise.backends import BACKENDS
+from poolwise.backends._start import check_start_method
 
 OnError = Literal["raise", "return"]
 _UNITS = {
@@ -157,10 +158,7 @@ def resolve(
         raise TypeError(f"initializer must be callable, got {type(initializer).__name__}")
     if max_tasks_per_child is not None:
         _positive_int(max_tasks_per_child, "max_tasks_per_child")
-    if start_method is not None and start_method not in ("fork", "forkserver", "spawn"):
-        raise ValueError(
-            f"unknown start_method {start_method!r}; use 'fork', 'forkserver' or 'spawn'"
-        )
+    check_start_method(start_method)
     if (client is not None or address is not None) and backend != "dask":
         raise ValueError(f'client= and address= are for backend="dask", not {backend!r}')
     if client is not None and address is not None:

@@ -11,11 +11,9 @@ Data flow (one thread of the parent drives it; workers are plain processes)::
                                 task it held: that task fails (WorkerCrashed/TaskTimeout),
                                 the others of its batches run again on a new worker
 
-Finding the task that crashed a batch: a job with a timeout runs item by item and the slot
-names the item. Other batches run at C speed and the slot names only the batch (see
-``_worker``); when one crashes, its tasks run again as two halves, a half that crashes again
-splits again, and so on down to the single task, which then fails alone (log2(n) rounds; a
-crash that does not repeat, such as a worker killed from outside, fails no task at all).
+Finding the task that crashed a batch, or ran past its timeout, is ``_blame``'s: a job with a
+timeout runs item by item and the slot names the item; other batches run at C speed and the
+slot names only the batch, which is then bisected.
 
 Why no lock can be left held by a dying worker (pebble issue 163, multiprocessing.Pool's hang):
 there is no queue shared between workers. Each worker has its own pipe, read only by it and by
@@ -53,26 +51,23 @@ import tempfile
 import time
 import weakref
 from collections import deque
-from multiprocessing.process import BaseProcess
 from typing import Any, ClassVar
 
 from poolwise import _transport
 from poolwise._errors import (
     PicklingError,
     RemoteTraceback,
-    TaskTimeout,
-    WorkerCrashed,
     WorkerInitError,
 )
 from poolwise.backends import _worker as W
-from poolwise.backends._base import Backend, Batch, Job, Outcome, TaskError
+from poolwise.backends._base import Backend, Batch, Job, Outcome
+from poolwise.backends._blame import Handle, describe_exit, due, outcomes_of, overdue
 from poolwise.backends._core import fail_or_split, result_outcome, unpicklable_items
-from poolwise.backends._start import choose_start_method
+from poolwise.backends._start import check_start_method, choose_start_method
 
 # Two small messages fit in a Unix socket's buffer together, so a second batch may be queued
 # behind a running one without risk of a write blocking.
 _PIPELINE_BYTES = 32 * 1024
-_START_METHODS = ("fork", "forkserver", "spawn")
 
 _live: weakref.WeakSet[ProcessBackend] = weakref.WeakSet()
 
@@ -81,66 +76,6 @@ _live: weakref.WeakSet[ProcessBackend] = weakref.WeakSet()
 def _kill_all_at_exit() -> None:
     for backend in list(_live):
         backend.shutdown(wait=False, kill=True)
-
-
-def describe_exit(exitcode: int | None, *, killed_by_us: bool) -> str:
-    if exitcode is None:
-        return "stopped responding"
-    if exitcode >= 0:
-        return f"exited with code {exitcode}"
-    try:
-        name = signal.Signals(-exitcode).name
-    except ValueError:
-        name = f"signal {-exitcode}"
-    hint = " (possibly out of memory)" if name == "SIGKILL" and not killed_by_us else ""
-    return f"was killed by {name}{hint}"
-
-
-class _Worker:
-    """One worker process as the parent sees it. (A plain class: a dataclass costs 0.6 ms to
-    create at import, on the path of a fresh program's first result.)"""
-
-    __slots__ = (
-        "assigned",
-        "conn",
-        "dead",
-        "inflight",
-        "jobs",
-        "killed",
-        "proc",
-        "ready",
-        "replaced",
-        "retiring",
-        "slot",
-        "slot_memory",
-        "stack_path",
-    )
-
-    def __init__(
-        self,
-        proc: BaseProcess,
-        conn: Any,
-        slot: memoryview,
-        slot_memory: Any,  # owns the slot's memory: freed (and reused) once this is collected
-        stack_path: str | None = None,
-    ) -> None:
-        self.proc = proc
-        self.conn = conn
-        self.slot = slot
-        self.slot_memory = slot_memory
-        self.stack_path = stack_path
-        self.inflight: deque[tuple[Batch, int]] = deque()  # (batch, message size)
-        self.jobs: set[int] = set()
-        self.assigned = 0  # tasks sent to it, for max_tasks_per_child
-        self.ready = False
-        self.retiring = False
-        self.replaced = False  # a replacement was already started
-        self.dead = False  # its sentinel fired (checked without a waitpid syscall)
-        self.killed: tuple[str, int, int] | None = None  # ("timeout", seq, pos) when we killed it
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid or 0
 
 
 class ProcessBackend(Backend):
@@ -156,10 +91,7 @@ class ProcessBackend(Backend):
         max_tasks_per_child: int | None = None,
         max_memory_per_child: int | None = None,
     ) -> None:
-        if start_method is not None and start_method not in _START_METHODS:
-            raise ValueError(
-                f"unknown start_method {start_method!r}; use one of {', '.join(_START_METHODS)}"
-            )
+        check_start_method(start_method)
         self.workers = workers
         self._start_method = start_method
         self._init_blob = (
@@ -167,7 +99,7 @@ class ProcessBackend(Backend):
         )
         self._max_tasks = max_tasks_per_child
         self._max_memory = max_memory_per_child
-        self._pool: list[_Worker] = []
+        self._pool: list[Handle] = []
         self._pending: deque[tuple[Batch, bytes]] = deque()
         self._outcomes: list[Outcome] = []
         self._job_blobs: dict[int, bytes] = {}
@@ -244,7 +176,7 @@ class ProcessBackend(Backend):
         proc.start()
         child_conn.close()
         view = W.slot_view(slot)
-        self._pool.append(_Worker(proc, parent_conn, view, slot, stack_path=stack_path))
+        self._pool.append(Handle(proc, parent_conn, view, slot, stack_path=stack_path))
 
     def shutdown(self, *, wait: bool = True, kill: bool = False) -> None:
         if self._closed:
@@ -278,7 +210,7 @@ class ProcessBackend(Backend):
 
             shutil.rmtree(self._stack_dir, ignore_errors=True)
 
-    def _kill(self, w: _Worker) -> None:
+    def _kill(self, w: Handle) -> None:
         """SIGKILL the worker's process group: the worker and whatever its task started."""
         pid = w.pid
         if not pid:
@@ -335,7 +267,7 @@ class ProcessBackend(Backend):
                 batch, message = head, _repickle(head)
             self._send(worker, batch, message)
 
-    def _pick_worker(self, job: Job, size: int) -> _Worker | None:
+    def _pick_worker(self, job: Job, size: int) -> Handle | None:
         """A ready, idle worker; else, in a fresh pool without an initializer, one still
         starting, when what we would write (the job's function too, if that worker has not had
         it) fits in the socket buffer; else one running a single batch, on the same condition.
@@ -369,7 +301,7 @@ class ProcessBackend(Backend):
                 second = w
         return starting or second
 
-    def _send(self, w: _Worker, batch: Batch, message: bytes) -> None:
+    def _send(self, w: Handle, batch: Batch, message: bytes) -> None:
         size = len(message)
         if batch.job.id not in w.jobs:
             size += len(self._job_blob(batch.job))
@@ -385,7 +317,7 @@ class ProcessBackend(Backend):
         if self._max_tasks is not None and w.assigned >= self._max_tasks:
             self._retire(w)
 
-    def _retire(self, w: _Worker) -> None:
+    def _retire(self, w: Handle) -> None:
         """Let the worker finish what it holds, then exit; a replacement starts now."""
         if w.retiring:
             return
@@ -480,7 +412,7 @@ class ProcessBackend(Backend):
         by_sentinel = {w.proc.sentinel: w for w in self._pool}
         waitables: list[Any] = [*by_conn, *by_sentinel, self._wake_r]
         ready = mpc.wait(waitables, timeout)
-        dead: list[_Worker] = []
+        dead: list[Handle] = []
         for obj in ready:
             if obj == self._wake_r:
                 try:
@@ -497,14 +429,14 @@ class ProcessBackend(Backend):
             self._bury(w, outcomes)
         return outcomes
 
-    def _drain(self, w: _Worker, outcomes: list[Outcome]) -> None:
+    def _drain(self, w: Handle, outcomes: list[Outcome]) -> None:
         try:
             while w.conn.poll():
                 self._handle(w, w.conn.recv_bytes(), outcomes)
         except (EOFError, OSError):
             pass
 
-    def _handle(self, w: _Worker, buf: bytes, outcomes: list[Outcome]) -> None:
+    def _handle(self, w: Handle, buf: bytes, outcomes: list[Outcome]) -> None:
         kind = buf[:1]
         if kind == W.RESULT:
             batch, _ = w.inflight.popleft()
@@ -528,59 +460,29 @@ class ProcessBackend(Backend):
             self._broken = err
 
     def _next_deadline(self) -> float | None:
-        """When the next running task would time out (time.monotonic is the worker's clock)."""
-        soonest = None
+        """When the next running task would time out."""
         now = time.monotonic()
-        for w in self._pool:
-            if not w.inflight or w.killed:
-                continue
-            batch = w.inflight[0][0]
-            limit = batch.job.timeout
-            if limit is None:
-                continue
-            if w.slot[W.SLOT_SEQ] == batch.seq and w.slot[W.SLOT_POS] >= 0:
-                due = w.slot[W.SLOT_T0] / 1e9 + limit
-            else:  # not started yet: look again soon, it sends no message when it starts
-                due = now + min(limit / 4, 0.05)
-            soonest = due if soonest is None else min(soonest, due)
-        return None if soonest is None else max(soonest, now + 0.001)
+        dues = [d for w in self._pool if w.inflight and not w.killed if (d := due(w, now))]
+        return None if not dues else max(min(dues), now + 0.001)
 
-    def _enforce_timeouts(self) -> list[_Worker]:
+    def _enforce_timeouts(self) -> list[Handle]:
         killed = []
         now_ns = time.monotonic_ns()
         for w in self._pool:
-            if not w.inflight or w.killed or w.dead:
-                continue
-            batch = w.inflight[0][0]
-            limit = batch.job.timeout
-            if limit is None:
-                continue
-            seq, pos, t0 = w.slot[W.SLOT_SEQ], w.slot[W.SLOT_POS], w.slot[W.SLOT_T0]
-            if seq == batch.seq and pos >= 0 and now_ns - t0 > limit * 1e9:
-                if w.slot[W.SLOT_SEQ] != seq or w.slot[W.SLOT_POS] != pos:
-                    continue  # it moved on while we looked
-                w.killed = ("timeout", seq, pos)
+            if w.inflight and not w.killed and not w.dead and overdue(w, now_ns):
                 self._kill(w)
                 w.proc.join()
                 killed.append(w)
         return killed
 
-    def _bury(self, w: _Worker, outcomes: list[Outcome]) -> None:
+    def _bury(self, w: Handle, outcomes: list[Outcome]) -> None:
         """A worker exited: account for every batch it held, then replace it."""
         w.dead = True
         w.proc.join()
         exitcode = w.proc.exitcode
         w.conn.close()
         self._pool.remove(w)
-        clean = w.retiring and exitcode == 0 and w.killed is None
-        first = True
-        while w.inflight:
-            batch, _ = w.inflight.popleft()
-            if clean or not first or not w.ready:  # (not ready: it never read the batch)
-                outcomes.append(Outcome(batch, [None] * len(batch), rerun=list(range(len(batch)))))
-                continue
-            first = False
-            outcomes.append(self._crashed(w, batch, exitcode))
+        outcomes.extend(outcomes_of(w, exitcode))
         if not w.ready and exitcode != -signal.SIGKILL:
             # dying before ready on its own (not killed from outside, as SIGKILL would be)
             # means the worker cannot start, e.g. its initializer crashes the process
@@ -594,52 +496,6 @@ class ProcessBackend(Backend):
                 )
         if not (self._closed or self._broken or w.replaced):
             self._spawn()
-
-    def _crashed(self, w: _Worker, batch: Batch, exitcode: int | None) -> Outcome:
-        seq, pos = w.slot[W.SLOT_SEQ], w.slot[W.SLOT_POS]
-        how = describe_exit(exitcode, killed_by_us=w.killed is not None)
-        n = len(batch)
-        if seq == batch.seq and pos == W.PHASE_RUNNING:
-            if n > 1:  # somewhere in a fast batch: bisect (halves run again; a crash splits on)
-                return Outcome(batch, [None] * n, rerun=list(range(n)), split=True)
-            pos = 0
-        if seq == batch.seq and 0 <= pos < n:
-            index = batch.indices[pos]
-            exc: BaseException
-            if w.killed is not None:
-                limit = batch.job.timeout
-                exc = TaskTimeout(
-                    f"item {index} ran longer than the timeout of {limit:g} s; worker pid "
-                    f"{w.pid} and its child processes were killed and replaced",
-                    index=index,
-                    seconds=limit,
-                )
-            else:
-                exc = WorkerCrashed(
-                    f"worker pid {w.pid} {how} while running item {index}",
-                    index=index,
-                    pid=w.pid,
-                    exitcode=exitcode,
-                )
-            rerun = [i for i in range(n) if i != pos]
-            return Outcome(batch, [None] * n, {pos: TaskError(exc, "")}, rerun)
-        phase = {
-            W.PHASE_UNPICKLE: "while unpickling its arguments",
-            W.PHASE_PICKLE: "while pickling its result",
-        }.get(pos if seq == batch.seq else None, "before starting it")  # type: ignore[arg-type]
-
-        def crash() -> BaseException:
-            index = batch.indices[0]
-            return WorkerCrashed(
-                f"worker pid {w.pid} {how} {phase}: item {index}",
-                index=index,
-                pid=w.pid,
-                exitcode=exitcode,
-            )
-
-        if phase == "before starting it" and not batch.suspect:
-            return Outcome(batch, [None] * n, rerun=list(range(n)), split=True)
-        return fail_or_split(batch, crash)
 
 
 def _split(batch: Batch, k: int) -> tuple[Batch, Batch]:

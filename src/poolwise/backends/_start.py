@@ -11,6 +11,14 @@ import sys
 import threading
 import time
 
+START_METHODS = ("fork", "forkserver", "spawn")
+
+
+def check_start_method(method: str | None) -> None:
+    """A ValueError naming the choices for a start method that is not one of them."""
+    if method is not None and method not in START_METHODS:
+        raise ValueError(f"unknown start_method {method!r}; use 'fork', 'forkserver' or 'spawn'")
+
 
 def _os_thread_count() -> int:
     try:
