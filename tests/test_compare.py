@@ -24,36 +24,27 @@ def nap(x: int) -> int:
     return x
 
 
-def others_busy() -> float:
-    """Share of the machine's CPUs other programs keep busy now (this process is idle)."""
-    import psutil
-
-    return float(psutil.cpu_percent(interval=0.3)) / 100
+def speedup(c: pw.Comparison, label: str) -> float:
+    return next(m.speedup for m in c.measurements if m.label == label)
 
 
-def test_real_cpu_bound_ranks_processes_first() -> None:
+# Real timings: the asserts hold with room to spare on a machine where another program keeps a
+# CPU busy (processes x2 then get about 1.3 CPUs, threads still overlap their sleeps), so they
+# need no retries.
+
+
+@pytest.mark.slow
+def test_real_cpu_bound_runs_faster_on_processes() -> None:
     if pw.usable_cpus() < 2:
         pytest.skip("one usable CPU: processes cannot win")
-    # a measurement of real parallelism: another program busy on the CPUs (a test suite
-    # running beside this one) hides it, so an attempt counts only when the machine was quiet
-    # as it began; up to five attempts a moment apart
-    counted, busy = 0, 0.0
-    for attempt in range(5):
-        if attempt:
-            time.sleep(1.0)
-        busy = others_busy()
-        c = pw.compare(spin, range(24), backends=("serial", "process"), workers=[2], repeat=5)
-        if c.best == "process x2":
-            return
-        counted += busy < 0.3
-    if not counted:
-        pytest.skip(f"other programs kept {busy:.0%} of the CPUs busy at every attempt")
-    assert c.best == "process x2", str(c)
+    c = pw.compare(spin, range(24), backends=("serial", "process"), workers=[2], repeat=5)
+    assert speedup(c, "process x2") > 1.1, str(c)
 
 
-def test_real_sleeping_function_ranks_threads_first(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_real_sleeping_function_runs_faster_on_threads(tmp_path: Path) -> None:
     c = pw.compare(nap, range(40), backends=("serial", "thread", "process"), workers=[8], repeat=3)
-    assert c.best == "thread x8", str(c)
+    assert speedup(c, "thread x8") > 2.5, str(c)
     data = json.loads(c.to_json())
     assert data["machine"]["usable_cpus"] == pw.usable_cpus()
     assert {"gil_enabled", "start_method", "poolwise"} <= set(data["machine"])

@@ -295,8 +295,8 @@ def test_a_result_lost_while_it_is_collected_yields_one_outcome_per_batch() -> N
     # A worker's death turns a finished task "lost" at any moment; a batch read as both
     # "finished" and "lost" was once reported twice, ending the map before its last batches.
     from poolwise.backends._base import Batch, Job
-    from poolwise.backends._dask import DaskBackend, _Task
     from poolwise.backends._core import dump_results as _dump_results
+    from poolwise.backends._dask import DaskBackend, _Task
 
     backend = DaskBackend(2)
     job = Job(helpers.add)
@@ -318,8 +318,8 @@ def test_an_item_blamed_for_dead_workers_runs_again_alone_before_it_fails(alone:
     # Dask blames every task a dying worker held, queued ones too: an innocent item queued
     # behind the guilty one on both workers that died was once failed with WorkerCrashed.
     from poolwise.backends._base import Batch, Job
-    from poolwise.backends._dask import DaskBackend
     from poolwise.backends._core import dump_results as _dump_results
+    from poolwise.backends._dask import DaskBackend
 
     backend = DaskBackend(2)
     client = _FakeClient()
@@ -407,8 +407,8 @@ def test_small_results_come_back_as_events_large_ones_are_fetched(
 @shared  # (the module's cluster may be running)
 def test_a_pushed_result_is_used_and_a_stray_one_dropped() -> None:
     from poolwise.backends._base import Batch, Job
-    from poolwise.backends._dask import DaskBackend
     from poolwise.backends._core import dump_results as _dump_results
+    from poolwise.backends._dask import DaskBackend
 
     class NoFetching(_FakeClient):
         def gather(self, futures: list[_FakeFuture]) -> list[bytes]:
@@ -437,7 +437,8 @@ def test_a_batch_run_outside_a_dask_worker_still_returns_its_result() -> None:
     import pickle
 
     from poolwise import _transport
-    from poolwise.backends._dask_worker import RemoteJob as _RemoteJob, run_batch as _run_batch
+    from poolwise.backends._dask_worker import RemoteJob as _RemoteJob
+    from poolwise.backends._dask_worker import run_batch as _run_batch
 
     job = _RemoteJob(_transport.dumps_function((helpers.double, "one", False)))
     blob = _run_batch(job, None, _transport.dumps([1, 2]), 0, "topic")  # nothing to push to

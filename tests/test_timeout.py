@@ -49,7 +49,8 @@ def test_process_timeout_with_an_executor_replaces_the_worker() -> None:
         assert before == 0
 
 
-def test_thread_timeout_abandons_the_task_and_says_so() -> None:
+@pytest.mark.parametrize(("backend", "workers"), [("thread", 2), ("serial", 1)])
+def test_in_process_timeout_abandons_the_task_and_says_so(backend: str, workers: int) -> None:
     gate = threading.Event()
 
     def task(x: int) -> int:
@@ -58,27 +59,14 @@ def test_thread_timeout_abandons_the_task_and_says_so() -> None:
         return x
 
     try:
-        out = pw.map(task, range(8), backend="thread", workers=2, timeout=0.3, on_error="return")
+        out = pw.map(
+            task, range(8), backend=backend, workers=workers, timeout=0.3, on_error="return"
+        )
     finally:
         gate.set()  # let the abandoned thread finish
     assert_exactly_once(out, 8, {3: pw.TaskTimeout})
     assert "cannot be killed" in str(out[3].exception)
     assert "abandoned" in str(out[3].exception)
-
-
-def test_serial_timeout_abandons_too() -> None:
-    gate = threading.Event()
-
-    def task(x: int) -> int:
-        if x == 1:
-            gate.wait(60)
-        return x
-
-    try:
-        out = pw.map(task, range(4), backend="serial", timeout=0.3, on_error="return")
-    finally:
-        gate.set()
-    assert_exactly_once(out, 4, {1: pw.TaskTimeout})
 
 
 def test_retries_after_a_timeout(tmp_path: Path) -> None:
@@ -94,7 +82,10 @@ def test_raise_mode_raises_task_timeout() -> None:
         pw.map(HangOn(0), range(3), backend="process", workers=1, timeout=0.3)
 
 
-def test_thread_timeout_with_retries_runs_the_task_again(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("backend", "workers"), [("thread", 2), ("serial", 1)])
+def test_in_process_timeout_with_retries_runs_the_task_again(
+    tmp_path: Path, backend: str, workers: int
+) -> None:
     marker = str(tmp_path / "hung-once")
     gate = threading.Event()
 
@@ -105,7 +96,7 @@ def test_thread_timeout_with_retries_runs_the_task_again(tmp_path: Path) -> None
         return x
 
     try:
-        out = pw.map(task, range(6), backend="thread", workers=2, timeout=0.3, retries=1)
+        out = pw.map(task, range(6), backend=backend, workers=workers, timeout=0.3, retries=1)
     finally:
         gate.set()
     assert out == list(range(6))

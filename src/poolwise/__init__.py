@@ -56,7 +56,7 @@ def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'poolwise' has no attribute {name!r}")
-    import importlib
+    import importlib  # (only for the lazy names: `import poolwise` stays light)
 
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value

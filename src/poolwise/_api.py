@@ -100,7 +100,7 @@ def _run(
     backend = create_backend(opts.backend, opts.workers, **opts.backend_options())
     wd = None
     if watchdog is not None:
-        from poolwise.checks._watchdog import Watchdog
+        from poolwise.checks._watchdog import Watchdog  # (the checks load on demand)
 
         stacks = getattr(backend, "worker_stacks", None)
         if hasattr(backend, "enable_stack_dumps"):

@@ -13,6 +13,7 @@ class Progress:
         self._bar: Any = None
         if not sys.stderr.isatty():
             return
+        # rich loads only when a bar is drawn (start-up time)
         from rich.console import Console
         from rich.progress import (
             BarColumn,

@@ -20,7 +20,7 @@ def dumps(obj: Any) -> bytes:
     try:
         return pickle.dumps(obj, PROTOCOL)
     except Exception:
-        import cloudpickle
+        import cloudpickle  # (only when the C pickler refused: it is not cheap)
 
         return cloudpickle.dumps(obj, PROTOCOL)  # type: ignore[no-any-return]
 
@@ -34,7 +34,7 @@ def dumps_function(fn: Any) -> bytes:
             return pickle.dumps(fn, PROTOCOL)
         except Exception:
             pass
-    import cloudpickle
+    import cloudpickle  # (only for what must go by value: it is not cheap)
 
     return cloudpickle.dumps(fn, PROTOCOL)  # type: ignore[no-any-return]
 

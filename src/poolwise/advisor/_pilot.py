@@ -300,7 +300,7 @@ class Pilot:
 
     def _decide(self, it: Iterator[Any], whole: bool = False) -> Advice:
         from poolwise.advisor._advise import decide  # (see the imports)
-        from poolwise.backends._start import choose_start_method
+        from poolwise.backends._start import choose_start_method  # (see the imports)
 
         assert self.profile is not None
         threads = self.reruns or self.profile.safety in (SAFE, VARIES)

@@ -12,6 +12,7 @@ BACKENDS = ("serial", "thread", "process", "dask")
 def create_backend(name: str, workers: int, **options: Any) -> Backend:
     """Instantiate a backend; ``options`` not meaningful for it are ignored if None."""
     if name == "serial":
+        # each backend's module loads when one is first made (`import poolwise` stays light)
         from poolwise.backends._serial import SerialBackend
         from poolwise.backends._thread import ThreadBackend
 
@@ -22,7 +23,7 @@ def create_backend(name: str, workers: int, **options: Any) -> Backend:
             timeout_helper=lambda: ThreadBackend(1, thread_name_prefix="poolwise-serial-timeout"),
         )
     if name == "thread":
-        from poolwise.backends._thread import ThreadBackend
+        from poolwise.backends._thread import ThreadBackend  # (see above)
 
         return ThreadBackend(
             workers,
@@ -31,7 +32,7 @@ def create_backend(name: str, workers: int, **options: Any) -> Backend:
             thread_name_prefix=options.get("thread_name_prefix") or "",
         )
     if name == "process":
-        from poolwise.backends._process import ProcessBackend
+        from poolwise.backends._process import ProcessBackend  # (see above)
 
         return ProcessBackend(
             workers,
@@ -42,7 +43,7 @@ def create_backend(name: str, workers: int, **options: Any) -> Backend:
             max_memory_per_child=options.get("max_memory_per_child"),
         )
     if name == "dask":
-        from poolwise.backends._dask import DaskBackend
+        from poolwise.backends._dask import DaskBackend  # (see above)
 
         return DaskBackend(
             workers,

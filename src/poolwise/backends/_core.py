@@ -117,7 +117,7 @@ def dump_results(values: list[Any], errors: dict[int, Any] | None, elapsed: floa
         return cloudpickle.dumps((values, errors, elapsed), PROTOCOL)  # type: ignore[no-any-return]
     except Exception:
         pass
-    from poolwise._errors import PicklingError
+    from poolwise._errors import PicklingError  # (this rare path only, as above)
     from poolwise._transport import pickling_message, unpicklable_positions
 
     errors = dict(errors or {})
@@ -189,7 +189,7 @@ def raiser(exc: BaseException) -> Callable[[Any], Any]:
     )
 
     def fail(_: Any) -> None:
-        from poolwise._errors import PicklingError
+        from poolwise._errors import PicklingError  # (the worker's start-up stays light)
 
         raise PicklingError(message)
 

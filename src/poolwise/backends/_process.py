@@ -144,14 +144,13 @@ class ProcessBackend(Backend):
             slot: Any = mmap.mmap(-1, size)
             # the child sets PR_SET_PDEATHSIG through _ctypes: loaded here, once, every forked
             # worker has it for free, instead of each loading it (with libffi) as it starts,
-            # on the cores the parent needs for its first result (an Executor in a fresh
-            # program: 8.2 -> 7.1 ms)
+            # on the cores the parent needs for its first result
             try:
                 import _ctypes  # noqa: F401
             except ImportError:
                 pass
         else:
-            from multiprocessing.heap import BufferWrapper
+            from multiprocessing.heap import BufferWrapper  # (not needed under fork)
 
             slot = BufferWrapper(size)
         stack_path = None
@@ -206,7 +205,7 @@ class ProcessBackend(Backend):
             except OSError:
                 pass
         if self._stack_dir is not None:
-            import shutil
+            import shutil  # (only when stack dumps were on)
 
             shutil.rmtree(self._stack_dir, ignore_errors=True)
 

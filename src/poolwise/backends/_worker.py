@@ -69,11 +69,11 @@ def _watch_owner(owner_pid: int) -> None:
     every worker a copy of the forkserver's liveness pipe, so the forkserver outlives a killed
     owner and PR_SET_PDEATHSIG never fires. A daemon thread waits on a pidfd of the owner
     instead (no CPU while waiting) and takes the worker's process group down with it."""
-    import threading
+    import threading  # (only under forkserver or spawn)
 
     def watch() -> None:
         try:
-            import select
+            import select  # (the worker's start-up stays light)
 
             fd = os.pidfd_open(owner_pid)
             select.select([fd], [], [])
@@ -101,7 +101,7 @@ def _set_parent_death_signal(sig: int) -> None:
     has loaded ``_ctypes`` before forking, so it costs the worker nothing). ``ctypes`` is the
     fallback should those functions ever change."""
     try:
-        import _ctypes
+        import _ctypes  # (see the docstring)
 
         main_program = _ctypes.dlopen(None, os.RTLD_NOW)  # type: ignore[arg-type]
         _ctypes.call_function(_ctypes.dlsym(main_program, "prctl"), (1, int(sig)))
@@ -109,7 +109,7 @@ def _set_parent_death_signal(sig: int) -> None:
     except (ImportError, AttributeError, OSError, TypeError):
         pass
     try:
-        import ctypes
+        import ctypes  # (the fallback)
 
         ctypes.CDLL(None, use_errno=True).prctl(1, int(sig))
     except (OSError, AttributeError):
@@ -136,7 +136,7 @@ def _rss_bytes() -> int:
         with open("/proc/self/statm", "rb") as fh:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
-        import psutil
+        import psutil  # (a fallback off Linux: the worker's start-up stays light)
 
         return int(psutil.Process().memory_info().rss)
 
@@ -163,7 +163,7 @@ def main(
     try:
         _harden(parent_pid, owner_pid)
         if stack_path:
-            import faulthandler
+            import faulthandler  # (only for the watchdog)
 
             faulthandler.register(signal.SIGUSR1, file=open(stack_path, "w"), all_threads=True)  # noqa: SIM115
         _serve(conn, slot_view(slot), initializer, max_memory)

@@ -60,10 +60,11 @@ def register(sub: Any) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    # loaded on use: the CLI starts fast
     from rich.console import Console
     from rich.progress import Progress
 
-    from poolwise.comparison._run import compare  # (loaded on use: the CLI starts fast)
+    from poolwise.comparison._run import compare
 
     fn = load_function(args.function)
     items = load_items(args.items, args.items_file, args.range_n)
@@ -152,7 +153,7 @@ def _line(record: Any) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from poolwise._api import imap
+    from poolwise._api import imap  # (loaded on use: the CLI starts fast)
     from poolwise._progress import Progress
 
     fn = load_function(args.function)

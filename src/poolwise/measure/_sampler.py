@@ -35,7 +35,7 @@ class Sampler:
         *,
         process: Callable[[int], Any] | None = None,
     ) -> None:
-        import psutil
+        import psutil  # (loads when sampling starts: start-up time)
 
         self._psutil = psutil
         self._pids = pids
