@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from poolwise._batching import Chunker
@@ -195,10 +195,11 @@ class JobRun:
 class Dispatcher:
     """Feeds the batches of every active job to one backend and routes the outcomes back."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, on_retire: Callable[[JobRun], None] | None = None) -> None:
         self.backend = backend
         self.runs: dict[JobRun, None] = {}  # insertion-ordered set
         self._turn = 0
+        self._on_retire = on_retire  # called as each run ends
 
     def add(self, run: JobRun) -> None:
         self.runs[run] = None
@@ -254,3 +255,5 @@ class Dispatcher:
             del self.runs[run]
             if run.owns_job:
                 self.backend.forget(run.job)
+            if self._on_retire is not None:
+                self._on_retire(run)

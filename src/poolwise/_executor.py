@@ -14,7 +14,7 @@ import itertools
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
 from poolwise._auto import probe, workers_for
@@ -83,7 +83,6 @@ class Executor(cf.Executor):
             self._set_backend(self._opts.backend, self._opts.workers)
         self._lock = threading.Lock()  # the auto decision, and shutdown before it
         self._shutdown = False
-        self._jobs: dict[tuple[int, str], Job] = {}
 
     def _set_backend(self, name: str, workers: int) -> None:
         self._opts = dataclasses.replace(self._opts, backend=name, workers=workers)
@@ -127,6 +126,29 @@ class Executor(cf.Executor):
         """Process ids of the workers (empty for the serial and thread backends)."""
         return [] if self._auto else self._backend.worker_pids()
 
+    # -- what code written for concurrent.futures reads --------------------------------------
+
+    @property
+    def _max_workers(self) -> int:
+        return self._opts.workers
+
+    @property
+    def _threads(self) -> set[Any]:
+        """The worker threads (thread backend; else empty)."""
+        threads = None if self._auto else getattr(self._backend, "threads", None)
+        return set() if threads is None else set(threads())
+
+    @property
+    def _processes(self) -> dict[int, Any]:
+        """The worker processes by pid (process backend; else empty)."""
+        processes = None if self._auto else getattr(self._backend, "processes", None)
+        return {} if processes is None else dict(processes())
+
+    @property
+    def _broken(self) -> BaseException | bool:
+        """The error that broke the executor (a failed initializer), else False."""
+        return False if self._manager is None else (self._manager.broken or False)
+
     def start(self) -> None:
         """Start the workers now and return when every one is ready (else: on first use)."""
         with self._lock:
@@ -142,15 +164,13 @@ class Executor(cf.Executor):
         self._manager.enqueue(run)
 
     def _job(self, fn: Callable[..., Any], mode: CallMode) -> Job:
-        key = (id(fn), mode)
-        job = self._jobs.get(key)
-        if job is None or job.fn is not fn:
-            check_function(fn, self._opts.backend)
-            job = Job(fn, mode, self._opts.timeout)
-            if len(self._jobs) > 256:
-                self._jobs.clear()
-            self._jobs[key] = job
-        return job
+        """The job for ``fn``: shared by the runs of it in flight (its function is pickled
+        once for them), forgotten when the last ends (nothing that ran stays referenced)."""
+        if self._manager is None:  # (auto, before any work: nothing will run)
+            return Job(fn, mode, self._opts.timeout)
+        return self._manager.job(
+            fn, mode, self._opts.timeout, check=lambda: check_function(fn, self._opts.backend)
+        )
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
         """Schedule ``fn(*args, **kwargs)``; return its Future."""
@@ -239,13 +259,29 @@ class Executor(cf.Executor):
         )
         if start < len(items):
             self._enqueue(run)
-        # chain hands out items at C speed; the chunk generator it holds stops the run if the
-        # caller drops the iterator early (the generator is closed when collected)
-        return itertools.chain.from_iterable(self._chunks(run, sink, len(items), deadline))
+        return self._results(self._chunks(run, sink, len(items), deadline))
+
+    @staticmethod
+    def _results(chunks: Generator[Iterator[Any], None, None]) -> Generator[Any, None, None]:
+        """A generator, as the standard library's map returns: closing it (or dropping it)
+        stops the run; chain hands out the items at C speed."""
+        try:
+            yield from itertools.chain.from_iterable(chunks)
+        finally:
+            chunks.close()
+
+    @staticmethod
+    def _handing_out(chunk: list[Any]) -> Iterator[Any]:
+        """The chunk's items in order, at C speed, none kept once handed out (as the standard
+        library's map keeps no result it has yielded)."""
+        rest = [_END]
+        rest.extend(reversed(chunk))
+        chunk.clear()
+        return iter(rest.pop, _END)
 
     def _chunks(
         self, run: JobRun, sink: QueueSink, total: int, deadline: float | None
-    ) -> Iterator[list[Any]]:
+    ) -> Generator[Iterator[Any], None, None]:
         ready: dict[int, Any] = {}
         failed: dict[int, BaseException] = {}
         position = 0
@@ -256,7 +292,8 @@ class Executor(cf.Executor):
                 if position in ready:
                     chunk = ready.pop(position)
                     position += len(chunk)
-                    yield chunk
+                    yield self._handing_out(chunk)
+                    del chunk
                     continue
                 wait = None if deadline is None else deadline - time.monotonic()
                 if wait is not None and wait <= 0:
@@ -274,6 +311,7 @@ class Executor(cf.Executor):
         finally:
             if position < total:
                 assert self._manager is not None
+                run.stopped = True  # (at once: a worker about to start one of its batches skips it)
                 self._manager.request_stop(run)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -309,6 +347,15 @@ def _call_star(fn: Callable[..., Any], item: tuple[Any, ...]) -> Any:
     return fn(*item)
 
 
+_END = object()
+
+
+def _check_max_workers(max_workers: int | None) -> None:
+    """The standard library's check and message, for the drop-in classes."""
+    if max_workers is not None and not isinstance(max_workers, bool) and max_workers <= 0:
+        raise ValueError("max_workers must be greater than 0")
+
+
 class ThreadPoolExecutor(Executor):
     """Drop-in for ``concurrent.futures.ThreadPoolExecutor`` with poolwise's additions
     (adaptive batching in ``map``, per-task ``timeout``, ``retries``...)."""
@@ -321,6 +368,7 @@ class ThreadPoolExecutor(Executor):
         initargs: tuple[Any, ...] = (),
         **options: Any,
     ) -> None:
+        _check_max_workers(max_workers)
         super().__init__(
             "thread",
             max_workers,
@@ -345,6 +393,7 @@ class ProcessPoolExecutor(Executor):
         max_tasks_per_child: int | None = None,
         **options: Any,
     ) -> None:
+        _check_max_workers(max_workers)
         start_method = mp_context.get_start_method() if mp_context is not None else None
         super().__init__(
             "process",

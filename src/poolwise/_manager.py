@@ -12,11 +12,13 @@ from __future__ import annotations
 import concurrent.futures as cf
 import queue
 import threading
+from collections.abc import Callable
+from types import MethodType
 from typing import Any
 
 from poolwise._dispatch import Dispatcher, JobRun
 from poolwise._errors import ShutdownError
-from poolwise.backends._base import Backend, TaskError
+from poolwise.backends._base import Backend, CallMode, Job, TaskError
 
 _UNLIMITED = 1 << 62
 
@@ -96,8 +98,10 @@ class Manager:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.dispatcher = Dispatcher(backend)
+        self.dispatcher = Dispatcher(backend, on_retire=self._retired)
         self.lock = threading.Lock()
+        self._jobs: dict[tuple[Any, ...], Job] = {}  # the jobs of runs in flight, by function
+        self._uses: dict[int, int] = {}  # job id -> its runs enqueued and not yet retired
         self._inbox: list[JobRun] = []
         self._stop: list[JobRun] = []
         self._thread: threading.Thread | None = None
@@ -135,16 +139,63 @@ class Manager:
         if isinstance(self._launch_error, (KeyboardInterrupt, SystemExit)):
             raise self._launch_error  # Ctrl-C while handing out work reaches the caller too
 
+    def job(
+        self,
+        fn: Callable[..., Any],
+        mode: CallMode,
+        timeout: float | None,
+        check: Callable[[], None],
+    ) -> Job:
+        """The job of ``fn`` while runs of it are in flight, else a new one (``check`` first).
+        Any thread."""
+        key = _key(fn, mode)
+        with self.lock:
+            job = self._jobs.get(key)
+            if job is not None and (job.fn is fn or job.fn == fn):
+                return job
+        check()
+        return Job(fn, mode, timeout)  # (kept once a run of it is enqueued)
+
+    def _retired(self, run: JobRun) -> None:
+        """(manager thread) A run ended: the last of its job forgets it, here and in workers."""
+        if isinstance(run.sink, FutureSink):
+            run.sink.run = None  # (a cycle: the run and its fn would wait for the collector)
+        job = run.job
+        with self.lock:
+            left = self._uses.get(job.id, 1) - 1
+            if left > 0:
+                self._uses[job.id] = left
+                return
+            self._uses.pop(job.id, None)
+            key = _key(job.fn, job.mode)
+            if self._jobs.get(key) is job:
+                del self._jobs[key]
+        self.backend.forget(job)
+
     def enqueue(self, run: JobRun) -> None:
+        self.backend.grow()  # (first: the batch it is for may be submitted before we return)
         with self.lock:
             if self._shutdown:
                 raise ShutdownError("cannot schedule new work after shutdown")
             if self._broken is not None:
                 raise self._broken
+            job = run.job
+            if job.id not in self._uses:
+                self._jobs.setdefault(_key(job.fn, job.mode), job)
+            self._uses[job.id] = self._uses.get(job.id, 0) + 1
             self._inbox.append(run)
             if self._thread is None:
                 self._launch()
         self.backend.wake()
+
+    @property
+    def broken(self) -> BaseException | None:
+        """What broke the backend (a failed initializer), once the manager has seen it."""
+        return self._broken
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        return self._thread
 
     def request_stop(self, run: JobRun) -> None:
         """Stop a run whose results are no longer wanted (its map iterator was dropped)."""
@@ -161,22 +212,9 @@ class Manager:
             if self._launch_error is not None:
                 raise self._launch_error
             while True:
-                with self.lock:
-                    inbox, self._inbox = self._inbox, []
-                    stops, self._stop = self._stop, []
-                    shutting, kill, cancel = self._shutdown, self._kill, self._cancel_pending
-                for run in inbox:
-                    dispatcher.add(run)
-                for run in stops:
-                    if run in dispatcher.runs:
-                        dispatcher.stop(run)
+                shutting, kill = self._take_requests()
                 if kill:
-                    for run in list(dispatcher.runs):
-                        dispatcher.stop(run)
-                        run.sink.abort(cf.CancelledError())  # type: ignore[attr-defined]
                     break
-                if cancel:
-                    self._cancel_unstarted()
                 dispatcher.fill()
                 if shutting and not dispatcher.runs:
                     break
@@ -191,6 +229,27 @@ class Manager:
                 run.sink.abort(exc)  # type: ignore[attr-defined]
         finally:
             self.backend.shutdown(wait=error is None and not self._kill, kill=self._kill)
+
+    def _take_requests(self) -> tuple[bool, bool]:
+        """New runs, stops, a kill and cancellations, carried out; (shutting down, killed).
+        (A method of its own: no run stays referenced from its frame while the loop waits.)"""
+        dispatcher = self.dispatcher
+        with self.lock:
+            inbox, self._inbox = self._inbox, []
+            stops, self._stop = self._stop, []
+            shutting, kill, cancel = self._shutdown, self._kill, self._cancel_pending
+        for run in inbox:
+            dispatcher.add(run)
+        for run in stops:
+            if run in dispatcher.runs:
+                dispatcher.stop(run)
+        if kill:
+            for run in list(dispatcher.runs):
+                dispatcher.stop(run)
+                run.sink.abort(cf.CancelledError())  # type: ignore[attr-defined]
+        elif cancel:
+            self._cancel_unstarted()
+        return shutting, kill
 
     def _cancel_unstarted(self) -> None:
         """cancel_futures: what has not started is cancelled; running tasks finish."""
@@ -232,3 +291,11 @@ class Manager:
             return
         self.backend.wake()
         thread.join(5.0)
+
+
+def _key(fn: Callable[..., Any], mode: CallMode) -> tuple[Any, ...]:
+    """A function's key: a bound method is a new object at each access, so it is known by its
+    object and its function."""
+    if isinstance(fn, MethodType):
+        return (id(fn.__self__), id(fn.__func__), mode)
+    return (id(fn), mode)

@@ -51,7 +51,8 @@ class Batch:
     indices: Sequence[int]  # a range for a fresh contiguous batch, a list for retries
     items: list[Any]
     suspect: bool = False  # split from a batch that crashed or failed to pickle
-    owner: Any = None  # the run it belongs to (set by the dispatcher's JobRun)
+    owner: Any = None  # the run it belongs to (set by the dispatcher's JobRun); a worker may
+    # skip a batch whose owner is ``stopped`` (its results are no longer wanted)
     seq: int = field(default_factory=lambda: next(_batch_ids))
 
     def __len__(self) -> int:
@@ -129,6 +130,10 @@ class Backend(ABC):
     @abstractmethod
     def wake(self) -> None:
         """Make a blocked :meth:`poll` return soon. Safe to call from any thread."""
+
+    def grow(self) -> None:  # noqa: B027 - optional hook
+        """A task is coming: a backend whose workers start on demand starts one now if none is
+        idle. Safe to call from any thread (an Executor's ``submit`` calls it)."""
 
     @abstractmethod
     def busy(self) -> int:

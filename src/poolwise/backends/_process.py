@@ -353,6 +353,10 @@ class ProcessBackend(Backend):
             if exc.errno not in (errno.EAGAIN, errno.EBADF):
                 raise
 
+    def processes(self) -> dict[int, Any]:
+        """The worker processes by pid (``multiprocessing`` Process objects)."""
+        return {w.pid: w.proc for w in list(self._pool) if not w.dead}
+
     def worker_pids(self) -> list[int]:
         return [w.pid for w in list(self._pool) if not w.dead]
 

@@ -56,6 +56,9 @@ class ThreadBackend(Backend):
         self._threads: list[threading.Thread] = []
         self._slots: dict[threading.Thread, _Slot] = {}
         self._ready = threading.Semaphore(0)
+        self._idle = threading.Semaphore(0)  # released by a thread each time it goes idle
+        self._grow = threading.Lock()  # threads start from the driver and from grow()
+        self._promised = 0  # grow() calls whose batch has not been submitted yet
         self._busy = 0
         self._timed = 0  # batches of jobs with a timeout, submitted and not reported
         self._started = False
@@ -63,19 +66,38 @@ class ThreadBackend(Backend):
         self._broken: BaseException | None = None
 
     def start(self, wait: bool = True) -> None:
+        """Threads otherwise start on demand, as tasks come (see :meth:`grow`); ``wait``
+        starts all of them now and waits until each is ready."""
         self._ensure_started()
-        for _ in range(self.workers if wait else 0):
+        if not wait:
+            return
+        with self._grow:
+            while len(self._slots) < self.workers:
+                self._add_thread()
+        for _ in range(self.workers):
             self._ready.acquire()
             self._ready.release()
-        if wait and self._broken is not None:
+        if self._broken is not None:
             raise self._broken
 
     def _ensure_started(self) -> None:
         if self._closed:
             raise RuntimeError("the thread backend has been shut down")
-        if not self._started:
-            self._started = True
-            for _ in range(self.workers):
+        self._started = True
+
+    def grow(self) -> None:
+        """A task is coming: start a thread for it unless one is idle or the pool is full.
+        Safe to call from any thread (an Executor calls it in ``submit``, as the standard
+        library starts its threads); the next :meth:`submit` then starts none."""
+        with self._grow:
+            self._promised += 1
+        self._adjust()
+
+    def _adjust(self) -> None:
+        if self._idle.acquire(timeout=0):
+            return
+        with self._grow:
+            if not self._closed and len(self._slots) < self.workers:
                 self._add_thread()
 
     def _add_thread(self) -> None:
@@ -106,10 +128,17 @@ class ThreadBackend(Backend):
             batch = self._tasks.get()
             if batch is None:
                 return
+            if getattr(batch.owner, "stopped", False):  # its results are no longer wanted
+                n = len(batch)
+                self._results.put(Outcome(batch, [None] * n, rerun=list(range(n))))
+                self._idle.release()
+                continue
             outcome = self._execute(batch, slot)
             if outcome is None:  # abandoned after a timeout: the poller reported it
                 return
             self._results.put(outcome)
+            del batch, outcome  # (nothing that ran stays referenced while this thread waits)
+            self._idle.release()
 
     def _execute(self, batch: Batch, slot: _Slot) -> Outcome | None:
         fn = call(batch.job.fn, batch.job.mode)
@@ -155,6 +184,15 @@ class ThreadBackend(Backend):
         if batch.job.timeout is not None:
             self._timed += 1
         self._tasks.put(batch)
+        with self._grow:
+            promised = self._promised > 0
+            self._promised -= promised
+        if not promised:
+            self._adjust()
+
+    def threads(self) -> set[threading.Thread]:
+        """The worker threads (not those abandoned after a timeout)."""
+        return set(self._slots)
 
     def wake(self) -> None:
         self._results.put(_WAKE)
@@ -188,7 +226,7 @@ class ThreadBackend(Backend):
     def _next_deadline(self) -> float | None:
         dues = []
         running = 0
-        for slot in self._slots.values():
+        for slot in list(self._slots.values()):  # (grow() may add one meanwhile)
             b = slot.batch
             if b is not None and not slot.abandoned and b.job.timeout is not None:
                 running += 1
@@ -220,11 +258,12 @@ class ThreadBackend(Backend):
                 seconds=limit,
             )
             errors[pos] = TaskError(exc, "")
-            del self._slots[thread]
+            with self._grow:
+                del self._slots[thread]
+                if not self._closed:
+                    self._add_thread()  # the pool keeps its size
             self._done(b)
             out.append(Outcome(b, values, errors, rerun=list(range(pos + 1, len(b)))))
-            if not self._closed:
-                self._add_thread()
         return out
 
     def cancel(self, owner: Any) -> list[Batch]:
