@@ -63,7 +63,7 @@ class DaskClient(Protocol):
 def require_distributed() -> Any:
     """The ``distributed`` module, or an ImportError that says how to install it."""
     try:
-        import distributed
+        import distributed  # (an optional extra, and heavy: loaded on first use)
     except ImportError as exc:
         raise ImportError(
             f'backend="dask" needs dask.distributed, which is not installed: {INSTALL_HINT}'
@@ -87,7 +87,7 @@ QUIET_CLUSTER: dict[str, Any] = {
 def local_cluster(workers: int) -> Any:
     """A ``LocalCluster`` of ``workers`` single-threaded worker processes, with the quieter
     settings of :data:`QUIET_CLUSTER` (they apply to this cluster only)."""
-    import dask
+    import dask  # (as above)
 
     dd = require_distributed()
     # the scheduler, the nannies and the workers read the configuration as they are created,
