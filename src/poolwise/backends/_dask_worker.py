@@ -82,7 +82,7 @@ def run_batch(
     with the task's key."""
     blob = _compute_batch(job, init, payload, seq, topic)
     if len(blob) <= PUSH_MAX:
-        from distributed import get_worker
+        from distributed import get_worker  # (the module loads without distributed)
 
         try:
             worker = get_worker()
@@ -106,7 +106,7 @@ def _compute_batch(
     del payload
     t0 = time.perf_counter()
     if timed:  # each item's start is an event: the parent cancels a task past its timeout
-        from distributed import get_worker
+        from distributed import get_worker  # (the module loads without distributed)
 
         worker = get_worker()
         log, address = worker.log_event, worker.address

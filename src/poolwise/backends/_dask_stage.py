@@ -1,0 +1,157 @@
+"""Staging for the dask backend: batches on their way to the cluster.
+
+``submit`` stages a batch (its items pickled once, in the parent); ``flush`` sends every staged
+batch in one ``client.map`` call. What a batch task needs besides its items, the job and the
+initializer, is sent once and reused: a small job inline with each batch, a large one as a Dask
+task of its own (see the module ``_dask``).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from poolwise import _transport
+from poolwise.backends._base import Batch, Job
+from poolwise.backends._dask_client import DaskClient
+from poolwise.backends._dask_worker import RemoteInit, RemoteJob, identity, run_batch
+
+_MAX_JOBS = 256  # jobs kept on the cluster for an Executor's repeated submits
+_INLINE_JOB = 64 * 1024  # bytes: a job this small travels with each batch
+_GRAPH_BYTES = 4 << 20  # pickled items sent to the scheduler in one graph, at most (see flush)
+
+
+def release(arg: Any) -> None:
+    """Let Dask drop what a job or initializer future holds (an inline job holds nothing)."""
+    if not isinstance(arg, RemoteJob):
+        arg.release()
+
+
+class Stager:
+    """Pickles batches, keeps the job and initializer arguments, and sends graphs.
+
+    ``in_flight`` gives the batches sent and not yet collected (their jobs are kept)."""
+
+    def __init__(
+        self,
+        token: str,
+        topic: str,
+        init_blob: bytes | None,
+        batch_floor: float,
+        in_flight: Callable[[], Iterable[Batch]],
+    ) -> None:
+        self._token = token
+        self._topic = topic
+        self._init_blob = init_blob
+        self._batch_floor = batch_floor
+        self._in_flight = in_flight
+        self._client: DaskClient | None = None
+        self._init_future: Any = None
+        # job id -> its RemoteJob (small: sent inline) or the future of a task that holds it
+        self._jobs: OrderedDict[int, Any] = OrderedDict()
+        # batches staged since the last flush: (batch, key, its job argument, pickled items)
+        self._staged: list[tuple[Batch, str, Any, bytes]] = []
+        self.full_batches = False  # whether the batch staged last had its full size
+
+    def __len__(self) -> int:
+        return len(self._staged)
+
+    def connect(self, client: DaskClient) -> None:
+        """Use ``client`` from now on; the initializer, if any, becomes a task of its own."""
+        self._client = client
+        if self._init_blob is not None:
+            init = RemoteInit(self._token, self._init_blob)
+            self._init_future = client.submit(
+                identity, init, key=f"poolwise-init-{self._token}", pure=False
+            )
+
+    @property
+    def client(self) -> DaskClient:
+        assert self._client is not None, "the stager is not connected"
+        return self._client
+
+    def stage(self, batch: Batch, suffix: str = "") -> str | None:
+        """Pickle the batch's items and keep it for the next flush: its Dask key, or None if
+        its items cannot be pickled (nothing is staged)."""
+        try:
+            payload = _transport.dumps(batch.items)
+        except Exception:
+            return None
+        name = getattr(batch.job.fn, "__name__", "fn").replace("<", "").replace(">", "")
+        key = f"poolwise-{name}-{self._token}-{batch.seq}{suffix}"
+        self._staged.append((batch, key, self._job_arg(batch.job), payload))
+        per_item = batch.job.per_item
+        self.full_batches = per_item is not None and len(batch) * per_item >= self._batch_floor / 2
+        return key
+
+    def flush(self, track: Callable[[str, Batch, Any], None]) -> None:
+        """Send the staged batches as one graph: one ``update_graph`` on the scheduler for
+        them all, as ``client.map`` does (a graph per batch cost the parent's event loop
+        a fifth of its time). Large items go in several graphs of up to 4 MiB each (Dask
+        warns of graphs over 10 MB). ``track(key, batch, future)`` is called for each sent."""
+        while self._staged:
+            size, n = 0, 0
+            for _, _, _, payload in self._staged:
+                if n and size + len(payload) > _GRAPH_BYTES:
+                    break
+                size, n = size + len(payload), n + 1
+            group = self._staged[:n]
+            futures = self.client.map(
+                run_batch,
+                [arg for _, _, arg, _ in group],
+                [self._init_future] * n,
+                [payload for _, _, _, payload in group],
+                [batch.seq for batch, _, _, _ in group],
+                [self._topic] * n,
+                key=[key for _, key, _, _ in group],
+                pure=False,
+            )
+            del self._staged[:n]
+            for (batch, key, _, _), future in zip(group, futures, strict=True):
+                track(key, batch, future)
+
+    def _job_arg(self, job: Job) -> Any:
+        """What a batch task gets as its job: the job itself, or the future of its task."""
+        arg = self._jobs.get(job.id)
+        if arg is not None:
+            self._jobs.move_to_end(job.id)
+            return arg
+        remote = RemoteJob(_transport.dumps_function((job.fn, job.mode, job.timeout is not None)))
+        if len(remote.blob) <= _INLINE_JOB:
+            # inline: tasks without dependencies go to whichever worker is free. (A task that
+            # depends on the job's is placed by data locality, and Dask's memory manager soon
+            # drops the job's replicas: the batches then pile up on one worker.)
+            arg = remote
+        else:
+            key = f"poolwise-job-{self._token}-{job.id}"
+            arg = self.client.submit(identity, remote, key=key, pure=False)
+        self._jobs[job.id] = arg
+        if len(self._jobs) > _MAX_JOBS:
+            used = {b.job.id for b in self._in_flight()}
+            used.update(s[0].job.id for s in self._staged)
+            for old in [j for j in self._jobs if j not in used and j != job.id][:32]:
+                release(self._jobs.pop(old))
+        return arg
+
+    def forget(self, job: Job) -> None:
+        arg = self._jobs.pop(job.id, None)
+        if arg is not None:
+            release(arg)
+
+    def cancel(self, owner: Any) -> list[Batch]:
+        """Unstage the batches of ``owner``'s run (they were never sent)."""
+        staged = [s[0] for s in self._staged if s[0].owner is owner]
+        self._staged = [s for s in self._staged if s[0].owner is not owner]
+        return staged
+
+    def drop(self) -> None:
+        """Forget the staged batches (at shutdown)."""
+        self._staged.clear()
+
+    def release_all(self) -> None:
+        """Let Dask drop every job and the initializer (at shutdown)."""
+        for arg in [*self._jobs.values(), self._init_future]:
+            if arg is not None:
+                release(arg)
+        self._jobs.clear()
