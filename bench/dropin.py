@@ -5,8 +5,8 @@ Each module of ``test.test_concurrent_futures`` runs in a child interpreter of i
 ``concurrent.futures.ThreadPoolExecutor`` and ``ProcessPoolExecutor`` replaced by poolwise's
 before the suite is imported. A test that runs longer than ``TEST_LIMIT`` seconds is a hang:
 the child dumps every stack and exits, and the module is reported as not finished. The suite
-ships with the interpreter (3.13's layout, a package of modules); this runs it with the first
-of this interpreter and pyenv's 3.13 that has it.
+ships with the interpreter (3.13's layout, a package of modules; pyenv's 3.11 here has no
+``test`` package), so this runs it with the project's 3.13 environment unless this one has it.
 
 ``python -m bench dropin`` (``make dropin``) prints a row per module and saves the failing
 tests with their last line (``bench/results/dropin_failing.json``).
@@ -46,7 +46,7 @@ cf.ProcessPoolExecutor = poolwise.ProcessPoolExecutor
 
 class Result(unittest.TextTestResult):
     def startTest(self, test):
-        print("START " + test.id(), flush=True)
+        print("\nSTART " + test.id(), flush=True)  # (tests print without a newline)
         faulthandler.dump_traceback_later(LIMIT, exit=True)
         super().startTest(test)
 
@@ -61,7 +61,7 @@ def main(module):
     r = runner.run(suite)
     bad = [(t.id(), "failed", tb.strip().splitlines()[-1]) for t, tb in r.failures]
     bad += [(t.id(), "error", tb.strip().splitlines()[-1]) for t, tb in r.errors]
-    print("RESULT " + json.dumps({"run": r.testsRun, "skipped": len(r.skipped), "bad": bad}))
+    print("\nRESULT " + json.dumps({"run": r.testsRun, "skipped": len(r.skipped), "bad": bad}))
 
 
 if __name__ == "__main__":
@@ -69,15 +69,21 @@ if __name__ == "__main__":
 """
 
 
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+
+
 def interpreter() -> str | None:
-    """This interpreter or pyenv's 3.13, whichever ships the suite as a package."""
-    candidates = [sys.executable]
-    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
-    candidates += sorted(str(p) for p in pyenv.glob("3.13*/bin/python3"))
+    """This interpreter or the project's 3.13 virtual environment (``make pytest313`` makes
+    it), whichever ships the suite as a package and has poolwise's dependencies."""
+    candidates = [sys.executable, str(ROOT / ".venv313" / "bin" / "python")]
     for exe in candidates:
+        if not Path(exe).exists():
+            continue
         probe = subprocess.run(
-            [exe, "-c", "import test.test_concurrent_futures.test_wait"],
+            [exe, "-c", "import test.test_concurrent_futures.test_wait, poolwise, cloudpickle"],
             capture_output=True,
+            env=_env(),
         )
         if probe.returncode == 0:
             return exe
@@ -87,7 +93,7 @@ def interpreter() -> str | None:
 def run_module(exe: str, module: str, workdir: Path) -> dict[str, Any]:
     script = workdir / "dropin_child.py"
     script.write_text(CHILD.replace("LIMIT", str(TEST_LIMIT)))
-    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+    env = _env()
     t0 = time.perf_counter()
     done = subprocess.run(
         [exe, str(script), module],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,8 +55,9 @@ class ShutdownError(PoolwiseError, RuntimeError):
     """Work was submitted to an executor that has been shut down."""
 
 
-class WorkerInitError(PoolwiseError):
-    """The ``initializer`` raised in a worker; the pool cannot run tasks."""
+class WorkerInitError(PoolwiseError, BrokenExecutor):
+    """The ``initializer`` raised in a worker; the pool cannot run tasks (a
+    ``concurrent.futures.BrokenExecutor``, as the standard library's pools raise)."""
 
 
 class RaceDetected(PoolwiseError):

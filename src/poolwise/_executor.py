@@ -14,6 +14,7 @@ import itertools
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
@@ -86,7 +87,11 @@ class Executor(cf.Executor):
 
     def _set_backend(self, name: str, workers: int) -> None:
         self._opts = dataclasses.replace(self._opts, backend=name, workers=workers)
-        self._manager = Manager(create_backend(name, workers, **self._opts.backend_options()))
+        manager = Manager(create_backend(name, workers, **self._opts.backend_options()))
+        self._manager = manager
+        # an executor dropped without shutdown: its work finishes, then its workers exit (a map
+        # iterator still being read holds the manager, not the executor)
+        weakref.finalize(self, manager.shutdown, False, False)
 
     @property
     def _backend(self) -> Backend:
@@ -143,6 +148,11 @@ class Executor(cf.Executor):
         """The worker processes by pid (process backend; else empty)."""
         processes = None if self._auto else getattr(self._backend, "processes", None)
         return {} if processes is None else dict(processes())
+
+    @property
+    def _executor_manager_thread(self) -> threading.Thread | None:
+        """The manager thread, once started."""
+        return None if self._manager is None else self._manager.thread
 
     @property
     def _broken(self) -> BaseException | bool:
@@ -259,7 +269,8 @@ class Executor(cf.Executor):
         )
         if start < len(items):
             self._enqueue(run)
-        return self._results(self._chunks(run, sink, len(items), deadline))
+        assert self._manager is not None
+        return self._results(_chunks(self._manager, run, sink, len(items), deadline))
 
     @staticmethod
     def _results(chunks: Generator[Iterator[Any], None, None]) -> Generator[Any, None, None]:
@@ -269,50 +280,6 @@ class Executor(cf.Executor):
             yield from itertools.chain.from_iterable(chunks)
         finally:
             chunks.close()
-
-    @staticmethod
-    def _handing_out(chunk: list[Any]) -> Iterator[Any]:
-        """The chunk's items in order, at C speed, none kept once handed out (as the standard
-        library's map keeps no result it has yielded)."""
-        rest = [_END]
-        rest.extend(reversed(chunk))
-        chunk.clear()
-        return iter(rest.pop, _END)
-
-    def _chunks(
-        self, run: JobRun, sink: QueueSink, total: int, deadline: float | None
-    ) -> Generator[Iterator[Any], None, None]:
-        ready: dict[int, Any] = {}
-        failed: dict[int, BaseException] = {}
-        position = 0
-        try:
-            while position < total:
-                if position in failed:
-                    raise failed.pop(position)
-                if position in ready:
-                    chunk = ready.pop(position)
-                    position += len(chunk)
-                    yield self._handing_out(chunk)
-                    del chunk
-                    continue
-                wait = None if deadline is None else deadline - time.monotonic()
-                if wait is not None and wait <= 0:
-                    raise cf.TimeoutError()
-                try:
-                    kind, index, payload = sink.queue.get(timeout=wait)
-                except queue.Empty:
-                    raise cf.TimeoutError() from None
-                if kind == "ok":
-                    ready[index] = payload
-                elif kind == "err":
-                    failed[index] = payload
-                else:
-                    raise payload
-        finally:
-            if position < total:
-                assert self._manager is not None
-                run.stopped = True  # (at once: a worker about to start one of its batches skips it)
-                self._manager.request_stop(run)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop taking work. Running and queued tasks finish unless ``cancel_futures``."""
@@ -348,6 +315,53 @@ def _call_star(fn: Callable[..., Any], item: tuple[Any, ...]) -> Any:
 
 
 _END = object()
+_pools = itertools.count()
+
+
+def _chunks(
+    manager: Manager, run: JobRun, sink: QueueSink, total: int, deadline: float | None
+) -> Generator[Iterator[Any], None, None]:
+    """The results of a map's run, chunk by chunk, in order (a function, not a method: the
+    iterator must not keep the executor alive)."""
+    ready: dict[int, Any] = {}
+    failed: dict[int, BaseException] = {}
+    position = 0
+    try:
+        while position < total:
+            if position in failed:
+                raise failed.pop(position)
+            if position in ready:
+                chunk = ready.pop(position)
+                position += len(chunk)
+                yield _handing_out(chunk)
+                del chunk
+                continue
+            wait = None if deadline is None else deadline - time.monotonic()
+            if wait is not None and wait <= 0:
+                raise cf.TimeoutError()
+            try:
+                kind, index, payload = sink.queue.get(timeout=wait)
+            except queue.Empty:
+                raise cf.TimeoutError() from None
+            if kind == "ok":
+                ready[index] = payload
+            elif kind == "err":
+                failed[index] = payload
+            else:
+                raise payload
+    finally:
+        if position < total:
+            run.stopped = True  # (at once: a worker about to start one of its batches skips it)
+            manager.request_stop(run)
+
+
+def _handing_out(chunk: list[Any]) -> Iterator[Any]:
+    """The chunk's items in order, at C speed, none kept once handed out (as the standard
+    library's map keeps no result it has yielded)."""
+    rest = [_END]
+    rest.extend(reversed(chunk))
+    chunk.clear()
+    return iter(rest.pop, _END)
 
 
 def _check_max_workers(max_workers: int | None) -> None:
@@ -374,7 +388,8 @@ class ThreadPoolExecutor(Executor):
             max_workers,
             initializer=initializer,
             initargs=initargs,
-            thread_name_prefix=thread_name_prefix,
+            # the standard library's default names, ThreadPoolExecutor-N_i
+            thread_name_prefix=thread_name_prefix or f"ThreadPoolExecutor-{next(_pools)}",
             **options,
         )
 

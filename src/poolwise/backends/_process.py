@@ -94,9 +94,12 @@ class ProcessBackend(Backend):
         check_start_method(start_method)
         self.workers = workers
         self._start_method = start_method
-        self._init_blob = (
-            _transport.dumps_function((initializer, tuple(initargs))) if initializer else None
-        )
+        self._init: bytes | tuple[bytes, tuple[Any, ...]] | None = None
+        if initializer is not None:
+            try:
+                self._init = _transport.dumps_function((initializer, tuple(initargs)))
+            except Exception:  # (a Queue, a Lock: they travel as the process's own arguments)
+                self._init = (_transport.dumps_function(initializer), tuple(initargs))
         self._max_tasks = max_tasks_per_child
         self._max_memory = max_memory_per_child
         self._pool: list[Handle] = []
@@ -164,7 +167,7 @@ class ProcessBackend(Backend):
             args=(
                 child_conn,
                 slot,
-                self._init_blob,
+                self._init,
                 self._max_memory,
                 os.getpid() if method == "fork" else None,
                 stack_path,
@@ -274,7 +277,7 @@ class ProcessBackend(Backend):
         starting = second = None
         # only then: a batch written to a starting worker waits for its start, however long an
         # initializer or a replacement takes, while ready workers could run it
-        early = self._init_blob is None and not self._seen_ready
+        early = self._init is None and not self._seen_ready
         blob = 0
         for w in self._pool:
             if w.retiring or w.dead:

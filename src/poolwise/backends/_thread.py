@@ -9,6 +9,7 @@ place, so the pool keeps its size.
 from __future__ import annotations
 
 import itertools
+import logging
 import queue
 import threading
 import time
@@ -117,6 +118,10 @@ class ThreadBackend(Backend):
             try:
                 self._initializer(*self._initargs)
             except BaseException as exc:
+                # as the standard library's workers do (code written for it listens there)
+                logging.getLogger("concurrent.futures").critical(
+                    "Exception in initializer:", exc_info=True
+                )
                 err = WorkerInitError(f"the initializer failed in a worker thread: {exc!r}")
                 err.__cause__ = exc
                 self._broken = err

@@ -152,7 +152,7 @@ def slot_view(slot: Any) -> memoryview:
 def main(
     conn: Any,
     slot: Any,
-    initializer: bytes | None,
+    initializer: Any,
     max_memory: int | None,
     parent_pid: int | None,
     stack_path: str | None,
@@ -175,13 +175,29 @@ def main(
             os._exit(0)
 
 
-def _serve(conn: Any, slot: memoryview, initializer: bytes | None, max_memory: int | None) -> None:
+def _serve(conn: Any, slot: memoryview, initializer: Any, max_memory: int | None) -> None:
     slot[SLOT_POS] = PHASE_IDLE
     if initializer is not None:
         try:
-            init, initargs = pickle.loads(initializer)
+            # pickled (fn, args); or the pickled fn and args that came as the process's own
+            # arguments (a multiprocessing Queue can only travel that way)
+            if isinstance(initializer, bytes):
+                init, initargs = pickle.loads(initializer)
+            else:
+                init, initargs = pickle.loads(initializer[0]), initializer[1]
             init(*initargs)
         except BaseException as exc:
+            import logging  # (only on this path: the worker's start-up stays light)
+
+            # as the standard library's workers do (code written for it listens there)
+            logging.getLogger("concurrent.futures").critical(
+                "Exception in initializer:", exc_info=True
+            )
+            # the initializer's own resources (a Queue the log went to) are flushed as at a
+            # normal exit, before the parent hears of the failure: main() ends with os._exit
+            from multiprocessing import util
+
+            util._run_finalizers()
             conn.send_bytes(INIT_ERROR + pickle.dumps(pack_error(exc), PROTOCOL))
             return
     conn.send_bytes(READY)
