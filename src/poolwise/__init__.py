@@ -14,7 +14,6 @@ from poolwise._errors import (
     PotentialDeadlock,
     RaceDetected,
     RemoteError,
-    RemoteTraceback,
     ShutdownError,
     TaskTimeout,
     WorkerCrashed,
@@ -24,6 +23,8 @@ from poolwise._executor import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from poolwise._version import __version__
 
 if typing.TYPE_CHECKING:
+    from concurrent.futures.process import _RemoteTraceback as RemoteTraceback
+
     from poolwise.advisor._advice import Advice
     from poolwise.advisor._advise import advise
     from poolwise.advisor._memory import forget, remembered
@@ -36,6 +37,8 @@ if typing.TYPE_CHECKING:
 # Measuring, advising and checking load on first use, so that `import poolwise` costs what
 # running work needs and no more (statistics, the lock tracker... add tens of milliseconds).
 _LAZY = {
+    # the standard library's class (see _errors.remote_traceback): it loads multiprocessing
+    "RemoteTraceback": "concurrent.futures.process:_RemoteTraceback",
     "Advice": "poolwise.advisor._advice",
     "advise": "poolwise.advisor._advise",
     "forget": "poolwise.advisor._memory",
@@ -58,7 +61,8 @@ def __getattr__(name: str) -> object:
         raise AttributeError(f"module 'poolwise' has no attribute {name!r}")
     import importlib  # (only for the lazy names: `import poolwise` stays light)
 
-    value = getattr(importlib.import_module(module), name)
+    module, _, attribute = module.partition(":")
+    value = getattr(importlib.import_module(module), attribute or name)
     globals()[name] = value
     return value
 

@@ -68,15 +68,14 @@ class PotentialDeadlock(PoolwiseError):
     """Locks were taken in orders that form a cycle: some interleaving deadlocks."""
 
 
-class RemoteTraceback(Exception):
-    """Carries the formatted traceback of an exception raised in a worker (as ``__cause__``)."""
+def remote_traceback(tb: str) -> BaseException:
+    """The ``__cause__`` of an exception raised in a worker process, carrying its formatted
+    traceback: the standard library's own ``concurrent.futures.process._RemoteTraceback``, so
+    that code written for ``ProcessPoolExecutor`` recognizes it (``poolwise.RemoteTraceback``).
+    Only backends that have loaded ``multiprocessing`` make one."""
+    from concurrent.futures.process import _RemoteTraceback
 
-    def __init__(self, tb: str) -> None:
-        super().__init__(tb)
-        self.tb = tb
-
-    def __str__(self) -> str:
-        return self.tb
+    return _RemoteTraceback(tb)  # type: ignore[arg-type]  # (typeshed: it takes the text)
 
 
 def _rebuild(cls: type[BaseException], message: str, state: dict[str, Any]) -> BaseException:

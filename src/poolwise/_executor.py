@@ -21,7 +21,7 @@ from typing import Any
 from poolwise._auto import probe, workers_for
 from poolwise._batching import Chunker
 from poolwise._dispatch import JobRun
-from poolwise._errors import ShutdownError
+from poolwise._errors import PicklingError, ShutdownError
 from poolwise._manager import FutureSink, Manager, QueueSink
 from poolwise._options import check_function, resolve
 from poolwise.backends import create_backend
@@ -76,6 +76,7 @@ class Executor(cf.Executor):
             address=address,
             rerun=rerun,
         )
+        self._dropin = False  # a drop-in class: behave as the standard library where it differs
         self._auto = self._opts.backend == "auto"
         self._user_workers = workers
         self.advice: Any = None  # with backend="auto": the advisor's answer, once decided
@@ -188,11 +189,19 @@ class Executor(cf.Executor):
             done = self._submit_auto(fn, args, kwargs)
             if done is not None:
                 return done
-        if kwargs:
-            job, item = self._job(fn, "full"), (args, kwargs)
-        else:
-            job, item = self._job(fn, "star"), args
         future: cf.Future[Any] = cf.Future()
+        try:
+            if kwargs:
+                job, item = self._job(fn, "full"), (args, kwargs)
+            else:
+                job, item = self._job(fn, "star"), args
+        except PicklingError as exc:
+            if not self._dropin:
+                raise
+            # the standard library reports a call that cannot cross through its future
+            future.set_running_or_notify_cancel()
+            future.set_exception(exc)
+            return future
         sink = FutureSink(future)
         run = JobRun(
             job, [item], sink, Chunker(1, fixed=1), retries=self._opts.retries, owns_job=False
@@ -392,6 +401,7 @@ class ThreadPoolExecutor(Executor):
             thread_name_prefix=thread_name_prefix or f"ThreadPoolExecutor-{next(_pools)}",
             **options,
         )
+        self._dropin = True
 
 
 class ProcessPoolExecutor(Executor):
@@ -410,6 +420,13 @@ class ProcessPoolExecutor(Executor):
     ) -> None:
         _check_max_workers(max_workers)
         start_method = mp_context.get_start_method() if mp_context is not None else None
+        if max_tasks_per_child is not None:  # (the standard library's rules)
+            if start_method == "fork":
+                raise ValueError(
+                    "max_tasks_per_child is incompatible with the 'fork' multiprocessing start "
+                    "method; supply a different mp_context"
+                )
+            start_method = start_method or "spawn"
         super().__init__(
             "process",
             max_workers,
@@ -419,3 +436,13 @@ class ProcessPoolExecutor(Executor):
             max_tasks_per_child=max_tasks_per_child,
             **options,
         )
+        self._dropin = True
+
+    @property
+    def _mp_context(self) -> Any:
+        """The ``multiprocessing`` context of the start method new workers use."""
+        import multiprocessing  # (loaded already, with the process backend)
+
+        from poolwise.backends._start import choose_start_method
+
+        return multiprocessing.get_context(choose_start_method(self._opts.start_method))

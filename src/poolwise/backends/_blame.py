@@ -18,13 +18,21 @@ from __future__ import annotations
 
 import signal
 from collections import deque
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from poolwise._errors import TaskTimeout, WorkerCrashed
+from poolwise import _errors
+from poolwise._errors import TaskTimeout
 from poolwise.backends import _worker as W
 from poolwise.backends._base import Batch, Outcome, TaskError
 from poolwise.backends._core import fail_or_split
+
+
+class WorkerCrashed(_errors.WorkerCrashed, BrokenProcessPool):
+    """``poolwise.WorkerCrashed`` from a worker process: also a ``BrokenProcessPool``, so code
+    written for ``ProcessPoolExecutor`` that catches that still catches it (though here only
+    the task the worker held fails, and the pool goes on)."""
 
 
 def describe_exit(exitcode: int | None, *, killed_by_us: bool) -> str:

@@ -136,7 +136,7 @@ def dump_results(values: list[Any], errors: dict[int, Any] | None, elapsed: floa
 def result_outcome(batch: Batch, payload: bytes | memoryview) -> Outcome:
     """A worker's pickled ``(values, errors, elapsed)`` as an Outcome; remote tracebacks
     become each exception's ``__cause__``."""
-    from poolwise._errors import PicklingError, RemoteTraceback  # (parent side only)
+    from poolwise._errors import PicklingError, remote_traceback  # (parent side only)
 
     try:
         values, errors, elapsed = pickle.loads(payload)
@@ -148,7 +148,7 @@ def result_outcome(batch: Batch, payload: bytes | memoryview) -> Outcome:
     task_errors = {}
     if errors:
         for pos, (error, tb) in errors.items():
-            error.__cause__ = RemoteTraceback(tb)
+            error.__cause__ = remote_traceback(tb)
             task_errors[pos] = TaskError(error, tb)
     return Outcome(batch, values, task_errors, elapsed=elapsed)
 

@@ -20,10 +20,10 @@ from typing import Any
 
 from poolwise._errors import (
     PicklingError,
-    RemoteTraceback,
     TaskTimeout,
     WorkerCrashed,
     WorkerInitError,
+    remote_traceback,
 )
 from poolwise.backends._base import Batch, Job, Outcome, TaskError
 from poolwise.backends._core import fail_or_split, result_outcome
@@ -245,7 +245,7 @@ class Collector:
             return fail_or_split(batch, lambda: PicklingError(message))
         if kind == b"I":
             exc, tb = pickle.loads(payload)
-            exc.__cause__ = RemoteTraceback(tb)
+            exc.__cause__ = remote_traceback(tb)
             err = WorkerInitError(f"the initializer failed in a Dask worker: {exc!r}")
             err.__cause__ = exc
             self.broken = err

@@ -56,8 +56,8 @@ from typing import Any, ClassVar
 from poolwise import _transport
 from poolwise._errors import (
     PicklingError,
-    RemoteTraceback,
     WorkerInitError,
+    remote_traceback,
 )
 from poolwise.backends import _worker as W
 from poolwise.backends._base import Backend, Batch, Job, Outcome
@@ -124,11 +124,31 @@ class ProcessBackend(Backend):
             raise RuntimeError("the process backend has been shut down")
         if not self._started:
             self._started = True
-            for _ in range(self.workers):
-                self._spawn()
+            # fork starts the whole pool at once (a fork is cheap); forkserver and spawn start
+            # workers as work comes and no idle one can take it, as the standard library does
+            if choose_start_method(self._start_method) == "fork":
+                for _ in range(self.workers):
+                    self._spawn()
+
+    def _live(self) -> list[Handle]:
+        return [w for w in self._pool if not (w.retiring or w.dead)]
+
+    def _grow(self) -> bool:
+        """Start a worker for batches waiting that no worker can take (on-demand starts);
+        whether one started."""
+        if self._closed or self._broken is not None:
+            return False
+        live = self._live()
+        starting = sum(not w.ready for w in live)
+        if len(live) >= self.workers or starting >= len(self._pending):
+            return False
+        self._spawn()
+        return True
 
     def start(self, wait: bool = True) -> None:
         self._ensure_started()
+        while wait and len(self._live()) < self.workers:
+            self._spawn()
         while wait and not all(w.ready for w in self._pool):
             self._outcomes.extend(self._poll_once(None))
         self._dispatch()
@@ -260,6 +280,8 @@ class ProcessBackend(Backend):
             batch, message = self._pending[0]
             worker = self._pick_worker(batch.job, len(message))
             if worker is None:
+                if self._grow():
+                    continue
                 return
             self._pending.popleft()
             room = None if self._max_tasks is None else self._max_tasks - worker.assigned
@@ -460,7 +482,7 @@ class ProcessBackend(Backend):
             w.retiring = True
         elif kind == W.INIT_ERROR:
             exc, tb = pickle.loads(memoryview(buf)[1:])
-            exc.__cause__ = RemoteTraceback(tb)
+            exc.__cause__ = remote_traceback(tb)
             err = WorkerInitError(f"the initializer failed in worker pid {w.pid}: {exc!r}")
             err.__cause__ = exc
             self._broken = err

@@ -197,7 +197,7 @@ def _serve(conn: Any, slot: memoryview, initializer: Any, max_memory: int | None
             # normal exit, before the parent hears of the failure: main() ends with os._exit
             from multiprocessing import util
 
-            util._run_finalizers()
+            util._run_finalizers()  # type: ignore[attr-defined]
             conn.send_bytes(INIT_ERROR + pickle.dumps(pack_error(exc), PROTOCOL))
             return
     conn.send_bytes(READY)
