@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 _get_ident = _thread.get_ident
 _allocate = _thread.allocate_lock
+_BRIEF = 0.002  # seconds a contended acquire waits before it registers in the wait-for graph
 
 # The state of the active block, read by the hot path at global-lookup speed. Outside a block
 # _LOCKED is a spare set that nobody reads.
@@ -60,7 +61,11 @@ def _wait(lock: _Tracked, tid: int, timeout: float) -> bool:
     graph = _GRAPH
     if graph is None:
         return bool(lock._inner.acquire(True, timeout))
-    return graph._wait(lock, tid, timeout)
+    if 0 <= timeout <= _BRIEF:
+        return bool(lock._inner.acquire(True, timeout))
+    if lock._inner.acquire(True, _BRIEF):
+        return True  # a brief wait, as untracked: most contention ends within it
+    return graph._wait(lock, tid, timeout if timeout < 0 else timeout - _BRIEF)
 
 
 class _Tracked:

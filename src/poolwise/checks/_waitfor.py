@@ -23,6 +23,7 @@ Not covered: a lock released from a signal handler, or by a thread with no Pytho
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
 import traceback
@@ -49,14 +50,18 @@ class WaitFor:
         self.timed: set[int] = set()
         self.deadlocks: list[str] = []
         self._guard = _allocate()
+        # a new number at every change of ``waiting``: a scan that saw the same number before
+        # and after saw one state (registering takes no lock: contended acquires stay cheap)
+        self._ticks = itertools.count()
+        self._stamp = next(self._ticks)
 
     def wait(self, lock: _Tracked, tid: int, timeout: float) -> bool:
         """Block for ``lock``; raise PotentialDeadlock once a deadlock has formed around it."""
-        timed = timeout is not None and timeout >= 0
-        with self._guard:
-            self.waiting[tid] = lock
-            if timed:
-                self.timed.add(tid)
+        timed = timeout >= 0
+        self.waiting[tid] = lock
+        if timed:
+            self.timed.add(tid)
+        self._stamp = next(self._ticks)
         try:
             if timed:
                 # a timed wait ends by itself: it is visible to the watchdog, never interrupted
@@ -64,24 +69,27 @@ class WaitFor:
             while True:
                 # the thread that closes a cycle finds it here at once (each thread registers
                 # before it looks); the poll catches cycles that become certain later
-                text = self._formed(tid)
-                if text is not None:
-                    raise PotentialDeadlock(text)
+                if self._cycle(tid) is not None:
+                    text = self._formed(tid)
+                    if text is not None:
+                        raise PotentialDeadlock(text)
                 if lock._inner.acquire(True, _POLL):
                     return True
         finally:
-            with self._guard:
-                self.waiting.pop(tid, None)
-                self.timed.discard(tid)
+            self.waiting.pop(tid, None)
+            self.timed.discard(tid)
+            self._stamp = next(self._ticks)
 
     def _formed(self, tid: int) -> str | None:
         """The report of a deadlock through ``tid`` that has formed for certain, if any. The
         thread that finds it leaves the wait-for graph at once (under the guard), so the others
         in the cycle see it broken and only one thread is interrupted."""
         with self._guard:
+            stamp = self._stamp
             path = self._cycle(tid)
             if path is None:
                 return None
+            owners = [lock._owner for _, lock in path]
             threads = [t for t, _ in path]
             if len(threads) >= 2 and all(lock.bound for _, lock in path):
                 why = (
@@ -92,9 +100,12 @@ class WaitFor:
                 why = "no other thread could release any of its locks: every thread was blocked"
             else:
                 return None
+            if self._stamp != stamp or owners != [lock._owner for _, lock in path]:
+                return None  # something moved while we looked: look again at the next poll
             text = _describe(path, why)
             self.deadlocks.append(text)
             self.waiting.pop(tid, None)
+            self._stamp = next(self._ticks)
             return text
 
     def _cycle(self, tid: int) -> list[tuple[int, _Tracked]] | None:
