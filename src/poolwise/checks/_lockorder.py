@@ -24,7 +24,8 @@ it takes part in the lock-order graph but not in the wait-for graph (it has no s
 wait for). Edges whose locks are always taken under one common outer lock (a gate) are still
 reported, as lockdep does.
 
-Cost: an uncontended ``with lock:`` takes about 1.4-2x as long as untracked (bench/checks.py);
+Cost: an uncontended ``with lock:`` around a dict update takes about 1.9x as long as untracked,
+an empty one 2x (bench/checks.py);
 the work is one thread-id lookup and one set insert and removal per acquisition, and a stack
 capture only the first time an edge is seen.
 """
