@@ -91,9 +91,9 @@ def test_boolean_invariant() -> None:
 
 
 def test_hung_round_is_reported_not_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
-    from poolwise.checks import _races
+    from poolwise.checks import _rounds
 
-    monkeypatch.setattr(_races, "ROUND_TIMEOUT", 0.5)
+    monkeypatch.setattr(_rounds, "ROUND_TIMEOUT", 0.5)
     gate = threading.Event()
     calls: list[int] = []
 

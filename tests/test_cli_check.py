@@ -111,6 +111,86 @@ def test_deadlocks_runs_a_module(tmp_path: Path) -> None:
     assert "no lock-order cycle" in done.stdout
 
 
+def test_a_thread_retaking_its_own_lock_with_nobody_left_to_release_it(tmp_path: Path) -> None:
+    # one thread, a plain lock taken twice: it has formed (no other thread could release it),
+    # so it is reported with the stack, then interrupted, and the report says so
+    prog = _script(
+        tmp_path,
+        """
+        import threading
+        lock = threading.Lock()
+        lock.acquire()
+        lock.acquire()  # second take
+        """,
+    )
+    done = _run("python", str(prog))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "thread 'MainThread' waits for Lock#1" in done.stdout
+    assert "every thread was blocked" in done.stdout and "# second take" in done.stdout
+    assert "poolwise interrupted the program" in done.stdout
+    assert "1 deadlock(s) that formed, interrupted" in done.stdout
+    assert "PotentialDeadlock" in done.stderr  # the program's own traceback
+
+
+def test_a_deadlock_of_acquire_release_locks_while_main_joins(tmp_path: Path) -> None:
+    # plain acquire()/release(): any thread could release them, so the cycle alone proves
+    # nothing; it has formed once the only other thread is joining one of the two
+    prog = _script(
+        tmp_path,
+        """
+        import threading
+        a, b = threading.Lock(), threading.Lock()
+        both = threading.Barrier(2)
+        def take(first, second):
+            first.acquire()
+            try:
+                both.wait()
+                second.acquire()  # the deadlock
+                second.release()
+            finally:
+                first.release()
+        pairs = (((a, b), "x"), ((b, a), "y"))
+        ts = [threading.Thread(target=take, args=p, name=n) for p, n in pairs]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        print("ended")
+        """,
+    )
+    done = _run("python", str(prog))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "ended" in done.stdout  # one thread was interrupted, the other then finished
+    assert "thread 'x' waits for" in done.stdout and "thread 'y' waits for" in done.stdout
+    assert done.stdout.count("# the deadlock") == 2 + 2  # both stacks, and both edges
+    assert "poolwise interrupted the program" in done.stdout
+
+
+def test_a_lock_used_as_a_signal_runs_unchanged(tmp_path: Path) -> None:
+    prog = _script(
+        tmp_path,
+        """
+        import threading
+        done = threading.Lock()
+        done.acquire()
+        go = threading.Event()
+        def work():
+            go.wait()
+            done.release()
+        t = threading.Thread(target=work)
+        t.start()
+        go.set()
+        done.acquire()  # until work() releases it
+        t.join()
+        print("signalled")
+        """,
+    )
+    done = _run("python", str(prog))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "signalled" in done.stdout and "no lock-order cycle" in done.stdout
+    assert not done.stderr
+
+
 def test_deadlocks_timeout_shows_where_a_stuck_program_waits(tmp_path: Path) -> None:
     # a semaphore nobody releases: no lock-order cycle, no wait-for cycle, just a hang
     prog = _script(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,12 @@ def test_demo_measures_every_section(quick_run: tuple[Path, Path]) -> None:
     assert by["s7"]["numbers"]["failed"] == 1 and by["s7"]["numbers"]["ok"] == 9
     assert by["s7"]["numbers"]["thread_survived"] is False
     assert by["s8"]["numbers"]["parent"] == 0
+    # the checks' verdicts: both races found, the locked version passed, the inversion found
+    assert by["s8"]["numbers"]["checks"] == {"plain": "found", "dict": "found", "locked": "missed"}
+    assert [row[2] for row in by["s8"]["rows"][:3]] == ["found", "found", "nothing found"]
+    assert "check_races found both bugs and passed the locked version" in by["s8"]["verdict"]
+    assert by["s9"]["numbers"]["status"] == "found" and by["s9"]["rows"][0][1] == "found"
+    assert by["s9"]["verdict"].startswith("lock_order found the A->B / B->A inversion")
     assert by["s5"]["numbers"]["per_item_ms"]["process"][-1] > 0
     assert by["s3"]["numbers"]["best_thread"] > 2  # waiting overlaps on threads
 
@@ -97,3 +104,61 @@ def test_python_dash_m_poolwise_runs() -> None:
 
 def test_no_command_prints_help_and_exits_2() -> None:
     assert main([]) == 2
+
+
+# Words a Korean report may keep in Latin letters: units, names of code and of Python's own.
+_LATIN = "ms MB kB USS GIL CPU I O A B C x Python CPython hashlib fork spawn forkserver full"
+_CODE = "check_races lock_order poolwise map fn items counter value get d k join"
+LATIN_OK = set(_LATIN.split()) | set(_CODE.split())
+
+
+def _english_words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[A-Za-z_]+", text) if w not in LATIN_OK]
+
+
+@pytest.fixture
+def tiny_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--quick runs the tests' tiny scale: every section, little work."""
+    from poolwise.demo import _sections
+
+    named = _sections.Scale.named
+    monkeypatch.setattr(_sections.Scale, "named", staticmethod(lambda name: named("tiny")))
+
+
+def test_the_whole_demo_in_korean_leaves_no_english_label(
+    tiny_scale: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    html, js = tmp_path / "report.html", tmp_path / "numbers.json"
+    argv = ["demo", "--quick", "--lang", "ko", "--html", str(html), "--json", str(js)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.replace(str(html), "").replace(str(js), "")
+    data = json.loads(js.read_text())
+    labels: list[str] = []
+    for sec in data["sections"]:
+        labels += [sec["title"], sec["claim"], sec["verdict"], *sec["columns"]]
+        labels += [cell for row in sec["rows"] for cell in row]
+        if sec["chart"]:
+            chart = sec["chart"]
+            labels += [chart["unit"], *chart["labels"], *(name for name, _ in chart["series"])]
+    assert len(data["sections"]) == 10 and len(labels) > 150
+    english = {label: _english_words(label) for label in labels if _english_words(label)}
+    assert not english, english
+    assert not _english_words(out.replace(str(tmp_path), "")), out
+    assert 'lang="ko"' in html.read_text()
+
+
+def test_a_check_that_raises_shows_as_failed_with_its_error(
+    tiny_scale: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from poolwise.checks import _races
+    from poolwise.demo import _sections
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise AttributeError("'Counter' object has no attribute 'value'")
+
+    monkeypatch.setattr(_races, "check_races", broken)
+    sec = _sections.races(_sections.Scale.named("tiny"), "en")
+    cells = [row[2] for row in sec.rows[:3]]
+    assert cells == ["failed: AttributeError: 'Counter' object has no attribute 'value'"] * 3
+    assert "check_races failed on counter += 1: AttributeError" in sec.verdict
+    assert "not measured" not in sec.verdict

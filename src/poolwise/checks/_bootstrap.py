@@ -3,7 +3,8 @@
 ``python -m poolwise.checks._bootstrap REPORT.json script.py [args]`` (or ``-m module [args]``)
 runs the program as ``__main__`` with lock-order tracking for the whole run, then writes the
 cycles and deadlocks found to REPORT.json for the parent to print, and exits with the
-program's own exit status. With ``POOLWISE_CHECK_TIMEOUT`` set (seconds), a program still
+program's own exit status (1 after an uncaught exception, whose traceback it prints). With
+``POOLWISE_CHECK_TIMEOUT`` set (seconds), a program still
 running after that long is stopped: the report then also holds every thread's stack and
 what each waits on, and the exit status is 1.
 """
@@ -62,6 +63,11 @@ def main(argv: list[str]) -> int:
                 runpy.run_path(target, run_name="__main__")
         except SystemExit as exc:
             status = exc.code
+        except BaseException:
+            # the program's own uncaught exception: shown as Python shows it, and the report
+            # is still written (it may be the PotentialDeadlock that ended a deadlock)
+            sys.excepthook(*sys.exc_info())
+            status = 1
         finally:
             done.set()
     _write(report_path, graph, None)

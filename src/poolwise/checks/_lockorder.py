@@ -1,13 +1,12 @@
 """``lock_order``: the lock-order graph (lockdep's idea) and a wait-for graph, for threads.
 
 While the block runs, ``threading.Lock``, ``RLock``, ``Condition``, ``Semaphore`` and
-``BoundedSemaphore`` make tracked locks. Each blocking acquisition records an edge from every
-lock the thread already holds to the lock it takes, with the stack where that edge first
-appeared. A cycle in that graph (A then B in one place, B then A in another) is a deadlock
-waiting for the wrong interleaving, reported even if this run did not hang. A thread that
-blocks also registers what it waits for: when the wait-for graph closes a cycle (it waits for a
-lock whose owner waits, through others, for a lock it holds), the acquisition raises
-PotentialDeadlock at once instead of hanging.
+``BoundedSemaphore`` make tracked locks (``_tracked``). Each blocking acquisition records an
+edge from every lock the thread already holds to the lock it takes, with the stack where that
+edge first appeared. A cycle in that graph (A then B in one place, B then A in another) is a
+deadlock waiting for the wrong interleaving, reported even if this run did not hang. A thread
+that blocks also registers what it waits for (``_waitfor``): a deadlock that has actually
+formed is reported with the stack of every thread in it, and only then interrupted.
 
 Covered: locks made by calling the ``threading`` attributes during this block or an earlier
 ``lock_order`` block (by any thread, including library code that calls ``threading.Lock()`` at
@@ -15,19 +14,24 @@ run time, such as ``queue.Queue`` and ``threading.Event``), and existing Lock an
 attributes of the objects and modules passed as ``instrument=``. Not covered: other locks made
 before the block, ``from threading import Lock`` names bound before it, ``_thread`` locks and
 locks in C extensions. Locks are nodes by identity (not by class as in Linux's lockdep), and
-trylocks (``blocking=False``) add no edge, since they cannot wait. A semaphore is one node,
-held from acquire to release by its latest acquirer; it takes part in the lock-order graph but
-not in the wait-for graph (it has no single owner to wait for). Edges whose locks are always
-taken under one common outer lock (a gate) are still reported, as lockdep does.
+trylocks (``blocking=False``) add no edge, since they cannot wait. Each block records its own
+graph: a lock made in one block and used in the next starts the next with no edges.
 
-Cost: an uncontended ``with lock:`` takes about 1.4-1.8x as long as untracked (bench/checks.py);
+A lock or semaphore released by a thread that did not take it is a signal (a hand-off, a
+producer waking a consumer), not a critical section: holding it orders nothing, so no edge
+leads from it. A semaphore is one node, held from acquire to release by its latest acquirer;
+it takes part in the lock-order graph but not in the wait-for graph (it has no single owner to
+wait for). Edges whose locks are always taken under one common outer lock (a gate) are still
+reported, as lockdep does.
+
+Cost: an uncontended ``with lock:`` around a dict update takes about 1.9x as long as untracked,
+an empty one 2x (bench/checks.py);
 the work is one thread-id lookup and one set insert and removal per acquisition, and a stack
 capture only the first time an edge is seen.
 """
 
 from __future__ import annotations
 
-import _thread
 import sys
 import threading
 import traceback
@@ -37,18 +41,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from poolwise._errors import PotentialDeadlock
+from poolwise.checks import _tracked
+from poolwise.checks._tracked import (
+    FreeLock,
+    RLockAsLock,
+    TrackedLock,
+    TrackedRLock,
+    _allocate,
+    _get_ident,
+    _note_edges,
+    _Tracked,
+)
+from poolwise.checks._waitfor import WaitFor
 
-_get_ident = _thread.get_ident
-_allocate = _thread.allocate_lock
 _REAL = {
     name: getattr(threading, name)
     for name in ("Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore")
 }
 _RealCondition: Any = _REAL["Condition"]
 _RealSemaphore: Any = _REAL["Semaphore"]
-_HERE = __file__
-_BOOTSTRAP = __file__.replace("_lockorder.py", "_bootstrap.py")
-_POLL = 0.05  # seconds between wait-for checks of a blocked acquisition (a backstop)
+_HERE = __file__.rsplit("/", 1)[0]  # poolwise's checks: their frames say nothing about order
 
 
 @dataclass(frozen=True)
@@ -77,177 +89,30 @@ class Cycle:
         return "\n".join(lines)
 
 
-# The state of the active block. Blocks do not nest, so module globals serve, and the hot
-# path reads them at global-lookup speed. _LOCKED holds every tracked lock some thread holds
-# now (each knows its owner); a thread's held locks are those whose owner it is. Outside a
-# block the set is a spare one that nobody reads.
-_GRAPH: LockOrderGraph | None = None
-_LOCKED: set[_Tracked] = set()
-_locked_add = _LOCKED.add
-_locked_discard = _LOCKED.discard
-
-
-def _switch(graph: LockOrderGraph | None) -> None:
-    global _GRAPH, _LOCKED, _locked_add, _locked_discard
-    _LOCKED = set()
-    _locked_add, _locked_discard = _LOCKED.add, _LOCKED.discard
-    _GRAPH = graph
-
-
-def _note_edges(lock: _Tracked, tid: int) -> None:
-    """``lock`` is about to be taken by thread ``tid``: an edge from each lock it holds."""
-    graph = _GRAPH
-    if graph is None:
-        return
-    preds = lock._preds
-    for h in tuple(_LOCKED):
-        if h._owner == tid and h not in preds and h is not lock:
-            graph._edge(h, lock)
-
-
-def _wait(lock: _Tracked, tid: int, timeout: float) -> bool:
-    graph = _GRAPH
-    if graph is None:
-        return bool(lock._inner.acquire(True, timeout))
-    return graph._wait(lock, tid, timeout)
-
-
-class _Tracked:
-    """Bookkeeping shared by the tracked lock types. The hot path is kept short on purpose:
-    the goal is under 2x the cost of an untracked lock in a lock-heavy loop."""
-
-    __slots__ = ("_inner", "_owner", "_preds", "name")
-
-    def __init__(self, graph: LockOrderGraph, kind: str, inner: Any = None) -> None:
-        self._inner = _allocate() if inner is None else inner
-        self._owner: int | None = None  # the thread id of the holder
-        self._preds: set[_Tracked] = set()  # locks already seen held when this one was taken
-        self.name = graph._name(kind)
-
-    def __repr__(self) -> str:
-        return f"<tracked {self.name}>"
-
-    def _take(self, blocking: bool, timeout: float) -> bool:
-        tid = _get_ident()
-        if _LOCKED and blocking and not self._preds.issuperset(_LOCKED):
-            _note_edges(self, tid)
-        if not self._inner.acquire(False) and (not blocking or not _wait(self, tid, timeout)):
-            return False
-        self._owner = tid
-        _locked_add(self)
-        return True
-
-    def _drop(self) -> None:
-        # bookkeeping before the real release: then another thread may take it and own it
-        self._owner = None
-        _locked_discard(self)
-
-
-class TrackedLock(_Tracked):
-    """Stands in for ``threading.Lock`` during ``lock_order``."""
-
-    __slots__ = ()
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        return self._take(blocking, timeout)
-
-    # __enter__ and __exit__ repeat _take and _drop inline: a call less each way
-    def __enter__(self) -> bool:
-        tid = _get_ident()
-        if _LOCKED and not self._preds.issuperset(_LOCKED):
-            # some lock is held that was never seen held before this one: maybe a new edge
-            _note_edges(self, tid)
-        if not self._inner.acquire(False):
-            _wait(self, tid, -1)
-        self._owner = tid
-        _locked_add(self)
-        return True
-
-    def release(self) -> None:
-        self._owner = None
-        _locked_discard(self)
-        self._inner.release()
-
-    def __exit__(self, t: object, v: object, tb: object) -> None:
-        self._owner = None
-        _locked_discard(self)
-        self._inner.release()
-
-    def locked(self) -> bool:
-        return bool(self._inner.locked())
-
-    def _at_fork_reinit(self) -> None:
-        self._inner = _allocate()
-        self._owner = None
-
-
-class TrackedRLock(_Tracked):
-    """Stands in for ``threading.RLock`` (and a Condition's default lock) during ``lock_order``."""
-
-    __slots__ = ("_count",)
-
-    def __init__(self, graph: LockOrderGraph, kind: str = "RLock", inner: Any = None) -> None:
-        super().__init__(graph, kind, inner)
-        self._count = 0
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        if self._owner == _get_ident():
-            self._count += 1
-            return True
-        if self._take(blocking, timeout):
-            self._count = 1
-            return True
-        return False
-
-    __enter__ = acquire
-
-    def release(self) -> None:
-        if self._owner != _get_ident():
-            raise RuntimeError("cannot release un-acquired lock")
-        self._count -= 1
-        if not self._count:
-            self._drop()
-            self._inner.release()
-
-    def __exit__(self, t: object, v: object, tb: object) -> None:
-        self.release()
-
-    def _is_owned(self) -> bool:
-        return self._owner == _get_ident()
-
-    def _release_save(self) -> int:
-        # Condition.wait: release fully, remembering the recursion depth
-        count, self._count = self._count, 0
-        self._drop()
-        self._inner.release()
-        return count
-
-    def _acquire_restore(self, count: int) -> None:
-        self._take(True, -1)
-        self._count = count
-
-    def _at_fork_reinit(self) -> None:
-        self._inner = _allocate()
-        self._owner = None
-        self._count = 0
-
-
 class LockOrderGraph:
     """What ``lock_order`` recorded: the lock-order edges, their cycles, and actual deadlocks.
 
     Attributes:
         edges: every (first, second) lock pair seen, with the stack where it first appeared.
-        deadlocks: descriptions of wait-for cycles caught as they formed (each raised
-            PotentialDeadlock in the thread that closed it).
+        deadlocks: reports of deadlocks that formed, each with every thread's stack; poolwise
+            interrupted each one (PotentialDeadlock raised in one of its threads).
     """
 
     def __init__(self) -> None:
         self.active = False
-        self.waiting: dict[int, _Tracked] = {}
+        self._waits = WaitFor()
         self._edges: dict[tuple[_Tracked, _Tracked], Edge] = {}
-        self.deadlocks: list[str] = []
         self._guard = _allocate()
         self._counter = 0
+
+    @property
+    def deadlocks(self) -> list[str]:
+        return self._waits.deadlocks
+
+    @property
+    def waiting(self) -> dict[int, _Tracked]:
+        """Thread id -> the tracked lock it is blocked on now."""
+        return self._waits.waiting
 
     # -- recording ------------------------------------------------------------------------
 
@@ -261,9 +126,11 @@ class LockOrderGraph:
     def _edge(self, first: _Tracked, second: _Tracked) -> None:
         """A new edge: ``second`` taken while ``first`` is held."""
         if first is second:
-            return  # re-taking a held plain lock: the wait-for check reports that one
+            return  # re-taking a held plain lock: the wait-for graph judges that one
         stack = _stack_text()
         with self._guard:
+            if not self.active:
+                return  # the block has ended: its locks' memory is being cleared
             self._edges.setdefault(
                 (first, second),
                 Edge(first.name, second.name, threading.current_thread().name, stack),
@@ -271,44 +138,15 @@ class LockOrderGraph:
             second._preds.add(first)
 
     def _wait(self, lock: _Tracked, tid: int, timeout: float) -> bool:
-        """Block for ``lock``; raise PotentialDeadlock if waiting would close a wait-for cycle."""
-        self.waiting[tid] = lock
-        try:
-            if timeout is not None and timeout >= 0:
-                # a timed wait ends by itself: it is visible to the watchdog, never refused
-                return bool(lock._inner.acquire(True, timeout))
-            while True:
-                # the thread that closes a cycle finds it here at once (each thread registers
-                # before it looks); the poll is a backstop for owners that change meanwhile
-                cycle = self._wait_cycle(tid)
-                if cycle is not None:
-                    text = "deadlock: " + "; ".join(cycle) + " (raised instead of hanging)"
-                    self.deadlocks.append(text)
-                    raise PotentialDeadlock(text)
-                if lock._inner.acquire(True, _POLL):
-                    return True
-        finally:
-            del self.waiting[tid]
+        return self._waits.wait(lock, tid, timeout)
 
-    def _wait_cycle(self, tid: int) -> list[str] | None:
-        names = {t.ident: t.name for t in threading.enumerate()}
-        steps: list[str] = []
-        t: int | None = tid
-        seen: set[int] = set()
-        while t is not None and t not in seen:
-            seen.add(t)
-            lock = self.waiting.get(t)
-            if lock is None:
-                return None
-            owner = lock._owner
-            steps.append(
-                f"thread {names.get(t, t)!r} waits for {lock.name}, "
-                f"held by thread {names.get(owner, owner)!r}"
-            )
-            if owner == tid:
-                return steps
-            t = owner
-        return None
+    def _close(self) -> None:
+        """The block ended: stop recording, and let each lock forget the edges it led to, so
+        that a later block records them again (in its own graph)."""
+        with self._guard:
+            self.active = False
+            for _, second in self._edges:
+                second._preds.clear()
 
     # -- results --------------------------------------------------------------------------
 
@@ -317,9 +155,11 @@ class LockOrderGraph:
         return list(self._edges.values())
 
     def cycles(self) -> list[Cycle]:
-        """Every elementary cycle of the lock-order graph (at most 100), shortest first."""
+        """Every elementary cycle of the lock-order graph (at most 100), shortest first.
+        Edges from a lock that turned out to be a signal (released by another thread) are
+        left out: holding such a lock orders nothing."""
         with self._guard:
-            pairs = dict(self._edges)
+            pairs = {k: v for k, v in self._edges.items() if not k[0]._signal}
         nodes = sorted({lock for pair in pairs for lock in pair}, key=lambda lk: lk.name)
         order = {lock: i for i, lock in enumerate(nodes)}
         succ: dict[_Tracked, list[_Tracked]] = {}
@@ -352,7 +192,7 @@ class LockOrderGraph:
         ]
 
     def report(self) -> str:
-        """Plain text: every cycle with its edges' stacks, and every deadlock caught."""
+        """Plain text: every cycle with its edges' stacks, and every deadlock that formed."""
         cycles = self.cycles()
         if not cycles and not self.deadlocks:
             return f"no lock-order cycle among {len(self._edges)} lock-order edges"
@@ -370,12 +210,7 @@ class LockOrderGraph:
 
     def waits(self) -> dict[int, str]:
         """Thread id -> the tracked lock it is blocked on, and its owner, right now."""
-        names = {t.ident: t.name for t in threading.enumerate()}
-        out = {}
-        for tid, lock in list(self.waiting.items()):
-            owner = lock._owner
-            out[tid] = f"waiting for {lock.name}, held by thread {names.get(owner, owner)!r}"
-        return out
+        return self._waits.waits()
 
 
 # -- the factories patched into threading ----------------------------------------------------
@@ -383,19 +218,19 @@ class LockOrderGraph:
 
 def active_graph() -> LockOrderGraph | None:
     """The graph of the ``lock_order`` block running now, if any (the watchdog asks it)."""
-    return _GRAPH
+    return _tracked.active()
 
 
 def _factories(graph: LockOrderGraph) -> dict[str, Any]:
     def lock() -> TrackedLock:
-        return TrackedLock(graph, "Lock")
+        return TrackedLock(graph._name("Lock"))
 
     def rlock(*args: Any, **kwargs: Any) -> TrackedRLock:
-        return TrackedRLock(graph, "RLock")
+        return TrackedRLock(graph._name("RLock"))
 
     class Condition(_RealCondition):  # type: ignore[misc]
         def __init__(self, lock: Any = None) -> None:
-            super().__init__(TrackedRLock(graph, "Condition") if lock is None else lock)
+            super().__init__(TrackedRLock(graph._name("Condition")) if lock is None else lock)
 
     class Semaphore(_RealSemaphore):  # type: ignore[misc]
         # held from acquire to release, like a lock; its internals are plain locks, which add
@@ -407,18 +242,22 @@ def _factories(graph: LockOrderGraph) -> dict[str, Any]:
                 raise ValueError("semaphore initial value must be >= 0")
             self._cond = _RealCondition(_allocate())
             self._value = value
-            self._track = TrackedLock(graph, self._kind, _FreeLock())
+            self._track = TrackedLock(graph._name(self._kind), FreeLock())
+            self._holders: dict[int, int] = {}  # thread id -> acquisitions not yet released
 
         def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
             # one graph node per semaphore, owned by its latest acquirer (no wait-for check:
             # a semaphore has no single owner to wait for)
             tid = _get_ident()
-            if _LOCKED and blocking:
-                _note_edges(self._track, tid)
+            track = self._track
+            if _tracked._LOCKED and blocking:
+                _note_edges(track, tid)
             if not super().acquire(blocking, timeout):
                 return False
-            self._track._owner = tid
-            _locked_add(self._track)
+            with self._cond:
+                self._holders[tid] = self._holders.get(tid, 0) + 1
+            track._owner = tid
+            _tracked._locked_add(track)
             return True
 
         def __enter__(self) -> bool:
@@ -426,11 +265,21 @@ def _factories(graph: LockOrderGraph) -> dict[str, Any]:
 
         def release(self, n: int = 1) -> None:
             super().release(n)
-            self._untrack()
+            self._untrack(n)
 
-        def _untrack(self) -> None:
-            # a signalling semaphore is released by another thread: that ends the holding too
-            self._track._drop()
+        def _untrack(self, n: int) -> None:
+            tid = _get_ident()
+            with self._cond:
+                held = self._holders.get(tid, 0)
+                if held < n:
+                    # released by a thread that did not take it: a signal, ordering nothing
+                    self._track._signal = True
+                if held > n:
+                    self._holders[tid] = held - n
+                    return
+                self._holders.pop(tid, None)
+            if self._track._owner == tid:
+                self._track._drop()
 
     class BoundedSemaphore(Semaphore):
         _kind = "BoundedSemaphore"
@@ -447,7 +296,7 @@ def _factories(graph: LockOrderGraph) -> dict[str, Any]:
                     raise ValueError("Semaphore released too many times")
                 self._value += n
                 self._cond.notify(n)
-            self._untrack()
+            self._untrack(n)
 
     return {
         "Lock": lock,
@@ -458,16 +307,6 @@ def _factories(graph: LockOrderGraph) -> dict[str, Any]:
     }
 
 
-class _FreeLock:
-    """The never-contended inner lock of a semaphore's graph node (the semaphore blocks)."""
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        return True
-
-    def release(self) -> None:
-        pass
-
-
 def _instrument(graph: LockOrderGraph, targets: Iterable[Any]) -> list[tuple[Any, str, Any]]:
     """Wrap existing Lock and RLock attributes of ``targets``; return what to restore."""
     lock_type = type(_allocate())
@@ -476,28 +315,15 @@ def _instrument(graph: LockOrderGraph, targets: Iterable[Any]) -> list[tuple[Any
     for obj in targets:
         for attr, value in list(vars(obj).items()):
             if isinstance(value, lock_type):
-                wrapper: _Tracked = TrackedLock(graph, f"Lock {attr}", value)
+                wrapper: _Tracked = TrackedLock(graph._name(f"Lock {attr}"), value)
             elif isinstance(value, rlock_type):
                 # the wrapper's own count; the existing RLock is taken once per outer acquire
-                wrapper = TrackedRLock(graph, f"RLock {attr}", _RLockAsLock(value))
+                wrapper = TrackedRLock(graph._name(f"RLock {attr}"), RLockAsLock(value))
             else:
                 continue
             undo.append((obj, attr, value))
             setattr(obj, attr, wrapper)
     return undo
-
-
-class _RLockAsLock:
-    """An existing RLock used as the plain inner lock of a TrackedRLock."""
-
-    def __init__(self, rlock: Any) -> None:
-        self._rlock = rlock
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        return bool(self._rlock.acquire(blocking, timeout))
-
-    def release(self) -> None:
-        self._rlock.release()
 
 
 @contextmanager
@@ -507,8 +333,9 @@ def lock_order(
     """Record the order in which threads take locks; report cycles as potential deadlocks.
 
     Inside the block, ``threading.Lock``, ``RLock``, ``Condition``, ``Semaphore`` and
-    ``BoundedSemaphore`` create tracked locks. An acquisition that would complete a wait-for
-    cycle (an actual deadlock) raises PotentialDeadlock in the thread that closes it.
+    ``BoundedSemaphore`` create tracked locks. A deadlock that has formed (threads waiting for
+    each other, none able to move) is recorded with every thread's stack, and the acquisition
+    of one of its threads raises PotentialDeadlock, which ends it.
 
     Args:
         raise_on_exit: when the block ends (without an exception of its own) and the
@@ -524,13 +351,13 @@ def lock_order(
         PotentialDeadlock: see ``raise_on_exit``.
         RuntimeError: when another ``lock_order`` block is already active.
     """
-    if _GRAPH is not None:
+    if _tracked.active() is not None:
         raise RuntimeError("lock_order blocks do not nest")
     graph = LockOrderGraph()
     saved = {name: getattr(threading, name) for name in _REAL}
     undo = _instrument(graph, instrument)
-    _switch(graph)
     graph.active = True
+    _tracked.switch(graph)
     for name, factory in _factories(graph).items():
         setattr(threading, name, factory)
     try:
@@ -540,8 +367,8 @@ def lock_order(
             setattr(threading, name, value)
         for obj, attr, value in undo:
             setattr(obj, attr, value)
-        graph.active = False
-        _switch(None)
+        _tracked.switch(None)
+        graph._close()
     if raise_on_exit:
         graph.raise_if_found()
 
@@ -552,7 +379,8 @@ def lock_order(
 def _caller_site() -> str:
     f = sys._getframe(1)
     while f is not None and (
-        f.f_code.co_filename == _HERE or f.f_code.co_filename.endswith(("threading.py", "queue.py"))
+        f.f_code.co_filename.startswith(_HERE)
+        or f.f_code.co_filename.endswith(("threading.py", "queue.py"))
     ):
         f = f.f_back  # type: ignore[assignment]
     if f is None:
@@ -572,7 +400,7 @@ def _stack_text() -> str:
 def _plumbing(filename: str, name: str) -> bool:
     """Frames of thread start-up, runpy and poolwise itself, which say nothing about order."""
     return (
-        filename in (_HERE, _BOOTSTRAP)
+        filename.startswith(_HERE)
         or filename.startswith("<frozen")
         or (filename.endswith("threading.py") and name in ("_bootstrap", "_bootstrap_inner", "run"))
     )

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import sys
-import threading
 import time
-import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from poolwise._errors import RaceDetected
-
-DEFAULT_BUDGET = 1.5  # seconds of checking, by default
-MAX_ROUNDS = 50
-ROUND_TIMEOUT = 30.0  # seconds a round may take before its threads count as hung
-
-Outcome = tuple[bool, Any, str]  # (returned, result or "Type: message", traceback)
+from poolwise.checks import _rounds
+from poolwise.checks._rounds import (
+    DEFAULT_BUDGET,
+    Outcome,
+    Plan,
+    Reference,
+    run_round,
+)
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,12 @@ class RaceReport:
 
     def __str__(self) -> str:
         if not self.found:
-            return (
-                f"no race found in {self.fn_name}: {self.rounds} rounds of {self.threads} threads "
-                f"({self.calls} calls) matched the serial run"
+            return "\n".join(
+                (
+                    f"no race found in {self.fn_name}: {self.rounds} rounds of {self.threads} "
+                    f"threads ({self.calls} calls) matched the serial run",
+                    *self.notes,
+                )
             )
         lines = [
             f"RACE in {self.fn_name}: {self.rounds_with_race} of {self.rounds} rounds of "
@@ -85,6 +88,90 @@ class RaceReport:
             raise RaceDetected(str(self))
 
 
+class _Tally:
+    """What the rounds found so far."""
+
+    def __init__(self) -> None:
+        self.rounds = self.raced = self.calls = self.ndiff = self.inv_fail = 0
+        self.diffs: list[tuple[Any, Any, Any]] = []
+        self.excs: Counter[str] = Counter()
+        self.exc_example = self.inv_example = ""
+        self.first_seed: int | None = None
+        self.hung = self.bad_round = False
+        self.cut = 0
+
+    def add(
+        self,
+        out: list[list[Outcome]],
+        finished: bool,
+        complete: bool,
+        reference: Reference,
+        invariant: Callable[[], Any] | None,
+        compare_results: bool,
+    ) -> None:
+        self.rounds += 1
+        self.calls += sum(len(r) for r in out)
+        bad = not finished
+        self.hung = self.hung or not finished
+        self.cut += finished and not complete
+        for results in out:
+            for (ok, value, tb), (want_ok, want), x in zip(
+                results, reference.per_item, reference.items
+            ):
+                if not ok and want_ok:
+                    self.excs[value] += 1
+                    self.exc_example = self.exc_example or tb
+                    bad = True
+                elif compare_results and ok and want_ok and value != want:
+                    self.ndiff += 1
+                    if len(self.diffs) < 5:
+                        self.diffs.append((x, want, value))
+                    bad = True
+        if invariant is not None and complete:
+            why = _check_invariant(invariant, reference.baseline)
+            if why:
+                self.inv_fail += 1
+                self.inv_example = self.inv_example or why
+                bad = True
+        self.bad_round = bad
+        self.raced += bad
+
+    def report(self, name: str, threads: int, plan: Plan) -> RaceReport:
+        notes: tuple[str, ...] = ()
+        if not getattr(sys, "_is_gil_enabled", lambda: True)():
+            notes = ("(free-threaded Python: threads also ran truly in parallel)",)
+        if plan.sampled:
+            notes = (
+                *notes,
+                f"(rounds ran random samples of the {plan.total} items, {plan.smallest}-"
+                f"{plan.largest} at a time, to keep the {plan.budget:g} s budget)",
+            )
+        if self.cut:
+            notes = (*notes, "(the last round stopped at the deadline: its invariant unchecked)")
+        if self.hung:
+            notes = (
+                *notes,
+                f"- some threads had not finished after {_rounds.ROUND_TIMEOUT:g} s: a deadlock "
+                "or a livelock under concurrency (they were left running as daemon threads)",
+            )
+        return RaceReport(
+            found=self.raced > 0,
+            threads=threads,
+            rounds=self.rounds,
+            rounds_with_race=self.raced,
+            calls=self.calls,
+            differing_results=tuple(self.diffs),
+            differing_count=self.ndiff,
+            exceptions=dict(self.excs),
+            exception_example=self.exc_example,
+            invariant_failures=self.inv_fail,
+            invariant_example=self.inv_example,
+            seed=self.first_seed,
+            fn_name=name,
+            notes=notes,
+        )
+
+
 def _check_invariant(invariant: Callable[[], Any], baseline: Any) -> str:
     value = invariant()
     if isinstance(value, bool):
@@ -109,12 +196,13 @@ def check_races(
     """Look for races in ``fn`` by calling it from many threads at once.
 
     Each round, ``setup()`` (if given) resets shared state; ``threads`` threads, released
-    together at a barrier, each call ``fn`` on every item, with thread switches forced at random
-    bytecode instructions of your code. The round is compared with a serial run of the same
-    calls: results that differ (unless ``compare_results=False``, for functions whose results
-    vary anyway), exceptions raised only concurrently, and ``invariant()``: a callable evaluated
-    after each run; returning False fails it, and any other value must equal its value after
-    the serial run (e.g. ``invariant=lambda: counter.value`` with ``setup`` resetting it).
+    together at a barrier, each call ``fn`` on every item of the round, with thread switches
+    forced at random bytecode instructions of your code. The round is compared with a serial
+    run of the same calls: results that differ (unless ``compare_results=False``, for functions
+    whose results vary anyway), exceptions raised only concurrently, and ``invariant()``: a
+    callable evaluated after each run; returning False fails it, and any other value must equal
+    its value after the serial run (e.g. ``invariant=lambda: counter.value`` with ``setup``
+    resetting it).
 
     Why force switches: CPython switches threads only at calls and backward jumps, so an
     unlocked ``counter.value += 1`` is almost never interrupted between its read and its write
@@ -125,19 +213,28 @@ def check_races(
     in every one of 100 runs (bench/checks.py). Free-threaded builds run the threads truly in
     parallel as well; the report notes it.
 
+    The budget is a deadline: the rounds are sized from the time the first ones took (a
+    random sample of the items when all of them would not fit a round of about an eighth of
+    the budget), no round starts that would not fit, and a round still running at the
+    deadline stops after the calls in progress (it then compares the results it has, not
+    the invariant). A single call longer than the budget still overruns it.
+
     Args:
         fn: called as ``fn(item)``; keep it small, since every instruction of your code may
             yield (a round costs roughly a microsecond per instruction executed).
-        items: the inputs; every thread calls ``fn`` on each of them, in order.
+        items: the inputs; in each round every thread calls ``fn`` on each of the round's
+            items (all of them, or a sample), in order.
         threads: threads per round, at least 2.
-        iterations: rounds to run; default: until ``budget`` seconds have passed (at most 50),
-            stopping early once a race has been seen in 3 rounds.
+        iterations: rounds to run, each on every item, with no deadline; default: rounds
+            until ``budget`` seconds have passed (at most 50), stopping early once a race has
+            been seen in 3 rounds.
         invariant: see above.
-        setup: called before the serial run and before each round, to reset shared state.
+        setup: called before each serial run and before each round, to reset shared state.
         compare_results: compare each concurrent result with the serial one.
-        seed: replays the forced switches of a reported round (the OS scheduler still varies,
-            so a replay is likely, not certain, to interleave the same way).
-        budget: seconds for the default number of rounds (checked between rounds).
+        seed: replays the forced switches (and the sample of items) of a reported round (the
+            OS scheduler still varies, so a replay is likely, not certain, to interleave the
+            same way).
+        budget: seconds for the default rounds, serial runs included.
 
     Returns:
         A RaceReport; ``report.raise_if_found()`` raises RaceDetected. A round whose threads
@@ -151,132 +248,29 @@ def check_races(
     if not items:
         raise ValueError("check_races needs at least one item")
     name = getattr(fn, "__qualname__", repr(fn))
-    # the serial reference: the same calls, one after another
-    if setup:
-        setup()
-    serial: list[tuple[bool, Any]] = []
-    for _ in range(threads):
-        for x in items:
-            try:
-                serial.append((True, fn(x)))
-            except Exception as exc:
-                serial.append((False, f"{type(exc).__name__}: {exc}"))
-    baseline = invariant() if invariant is not None else None
-    per_item = serial[: len(items)]
-    import random
-
-    master = random.Random(seed)
     include = _source_file(fn)
-    deadline = time.monotonic() + budget
-    rounds = raced = calls = 0
-    diffs: list[tuple[Any, Any, Any]] = []
-    ndiff = 0
-    excs: Counter[str] = Counter()
-    exc_example = ""
-    inv_fail = 0
-    inv_example = ""
-    first_seed: int | None = None
-    hung = False
-    while True:
-        if iterations is not None and rounds >= iterations:
-            break
-        if iterations is None and (
-            rounds >= MAX_ROUNDS or (rounds and time.monotonic() > deadline) or raced >= 3
-        ):
-            break
-        round_seed = master.randrange(1 << 30) if seed is None or rounds else seed
+    plan = Plan(len(items), threads, iterations, budget, seed)
+    reference = Reference(fn, items, threads, setup, invariant)
+    tally = _Tally()
+    while (step := plan.next_round()) is not None:
+        round_seed, sample = step
+        if reference.sample != sample:
+            reference.run(sample)
         if setup:
             setup()
-        out, finished = _round(fn, items, threads, round_seed, include)
-        rounds += 1
-        calls += threads * len(items)
-        bad = not finished
-        hung = hung or not finished
-        for results in out:
-            for (ok, value, tb), (want_ok, want), x in zip(results, per_item, items):
-                if not ok and want_ok:
-                    excs[value] += 1
-                    exc_example = exc_example or tb
-                    bad = True
-                elif compare_results and ok and want_ok and value != want:
-                    ndiff += 1
-                    if len(diffs) < 5:
-                        diffs.append((x, want, value))
-                    bad = True
-        if invariant is not None and finished:
-            why = _check_invariant(invariant, baseline)
-            if why:
-                inv_fail += 1
-                inv_example = inv_example or why
-                bad = True
-        if bad:
-            raced += 1
-            if first_seed is None:
-                first_seed = round_seed
-        if hung:
+        chosen = [items[i] for i in sample]
+        t0 = time.monotonic()
+        out, finished, complete = run_round(fn, chosen, threads, round_seed, include, plan.deadline)
+        seconds = time.monotonic() - t0
+        plan.ran(len(sample), sum(map(len, out)), seconds, reference.seconds_per_call)
+        tally.add(out, finished, complete, reference, invariant, compare_results)
+        if tally.bad_round and tally.first_seed is None:
+            tally.first_seed = plan.reported_seed(round_seed, len(sample))
+        if tally.raced >= 3 and iterations is None:
+            break
+        if not finished:
             break  # its threads still hold whatever they hold: another round would only pile up
-    notes: tuple[str, ...] = ()
-    if not getattr(sys, "_is_gil_enabled", lambda: True)():
-        notes = ("(free-threaded Python: threads also ran truly in parallel)",)
-    if hung:
-        notes = (
-            *notes,
-            f"- some threads had not finished after {ROUND_TIMEOUT:g} s: a deadlock or a "
-            "livelock under concurrency (they were left running as daemon threads)",
-        )
-    return RaceReport(
-        found=raced > 0,
-        threads=threads,
-        rounds=rounds,
-        rounds_with_race=raced,
-        calls=calls,
-        differing_results=tuple(diffs),
-        differing_count=ndiff,
-        exceptions=dict(excs),
-        exception_example=exc_example,
-        invariant_failures=inv_fail,
-        invariant_example=inv_example,
-        seed=first_seed,
-        fn_name=name,
-        notes=notes,
-    )
-
-
-def _round(
-    fn: Callable[[Any], Any], items: list[Any], threads: int, seed: int, include: str
-) -> tuple[list[list[Outcome]], bool]:
-    """One concurrent round: every thread calls fn on every item; (outcomes, all finished)."""
-    from poolwise.checks._preempt import Preempter
-
-    out: list[list[Outcome]] = [[] for _ in range(threads)]
-    barrier = threading.Barrier(threads)
-
-    def worker(k: int) -> None:
-        pre = Preempter(seed * 1000 + k, include=include)
-        results = out[k]
-        barrier.wait()
-        pre.install()
-        try:
-            for x in items:
-                try:
-                    results.append((True, fn(x), ""))
-                except Exception as exc:
-                    results.append((False, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
-        finally:
-            pre.uninstall()
-
-    ts = [
-        threading.Thread(target=worker, args=(k,), name=f"poolwise-race-{k}", daemon=True)
-        for k in range(threads)
-    ]
-    for t in ts:
-        t.start()
-    end = time.monotonic() + ROUND_TIMEOUT
-    for t in ts:
-        t.join(max(0.0, end - time.monotonic()))
-    finished = not any(t.is_alive() for t in ts)
-    # a hung round's lists may still grow: compare a copy
-    return [list(r) for r in out], finished
+    return tally.report(name, threads, plan)
 
 
 def _source_file(fn: Any) -> str:

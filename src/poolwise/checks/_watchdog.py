@@ -164,7 +164,7 @@ def take_stacks(
     return HangReport(idle, threads, waiting, workers)
 
 
-_TRACKING = "poolwise/checks/_lockorder.py"
+_TRACKING = ("poolwise/checks/_tracked.py", "poolwise/checks/_waitfor.py")
 _BLOCKING_MODULES = ("threading.py", "queue.py", "selectors.py", "socket.py", "subprocess.py")
 
 
@@ -172,7 +172,7 @@ def _guess_wait(frame: FrameType) -> str:
     """'blocked in Event.wait (threading.py), called at x.py:12': the innermost library call."""
     f: FrameType | None = frame
     api: FrameType | None = None
-    while f is not None and f.f_code.co_filename.endswith((*_BLOCKING_MODULES, _TRACKING)):
+    while f is not None and f.f_code.co_filename.endswith((*_BLOCKING_MODULES, *_TRACKING)):
         if not f.f_code.co_filename.endswith(_TRACKING):
             api = f  # the library call, not poolwise's tracked stand-in for it
         f = f.f_back

@@ -162,7 +162,7 @@ def _deadlocks(args: argparse.Namespace) -> int:
     if cycles or deadlocks:
         print(
             f"poolwise check deadlocks: {len(cycles)} lock-order cycle(s), "
-            f"{len(deadlocks)} deadlock(s) caught"
+            f"{len(deadlocks)} deadlock(s) that formed, interrupted"
         )
     if hang:
         print(f"poolwise check deadlocks: the program was still running after {args.timeout:g} s")

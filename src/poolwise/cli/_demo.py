@@ -81,7 +81,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.html:
         path = Path(args.html)
         path.write_text(render(sections, lang=args.lang, machine=machine), encoding="utf-8")
-        console.print(f"\nreport: {path.resolve()}")
+        console.print("\n" + t("report_at", args.lang, path=path.resolve()))
     if args.json:
         data = {
             "machine": machine,
@@ -89,6 +89,6 @@ def _run(args: argparse.Namespace) -> int:
             "sections": [dataclasses.asdict(s) for s in sections],
         }
         Path(args.json).write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-        console.print(f"numbers: {Path(args.json).resolve()}")
-    console.print(f"[dim]measured in {elapsed:.0f} s[/]")
+        console.print(t("numbers_at", args.lang, path=Path(args.json).resolve()))
+    console.print(f"[dim]{t('measured_in', args.lang, seconds=elapsed)}[/]")
     return 0

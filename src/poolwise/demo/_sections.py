@@ -1,12 +1,16 @@
 """The demo's sections: each measures one claim on this machine and returns a record.
 
 Pure measurement: nothing here prints. ``Scale`` sets how much work each section does
-(``--quick`` about 20 s in all, the default about 60 s, ``--full`` more repeats).
+(``--quick`` about 20 s in all, the default about 60 s, ``--full`` more repeats; ``tiny`` is
+for tests). Each verdict is chosen from the section's numbers by ``_verdicts``; every label
+comes from ``_text`` in the report's language. A check that raises shows as failed, with its
+error, in its cell and its verdict.
 """
 
 from __future__ import annotations
 
 import faulthandler
+import functools
 import multiprocessing as mp
 import statistics
 import subprocess
@@ -19,10 +23,12 @@ from typing import Any
 
 from poolwise._api import map as pw_map
 from poolwise._cpus import usable_cpus
-from poolwise._errors import Failure, PotentialDeadlock
+from poolwise._errors import Failure
 from poolwise._executor import Executor
 from poolwise.demo import _workloads as wl
-from poolwise.demo._text import g, t
+from poolwise.demo._text import t
+from poolwise.demo._verdicts import guide as guide_lines
+from poolwise.demo._verdicts import verdict
 from poolwise.report._svg import Chart
 
 
@@ -42,10 +48,16 @@ class Section:
 class Scale:
     repeat: int
     work: float  # multiplies task counts
+    big: int = 10_000_000  # the largest payload moved, and the bytes hashed per task
 
     @staticmethod
     def named(name: str) -> Scale:
-        return {"quick": Scale(1, 1.0), "default": Scale(3, 2.0), "full": Scale(7, 4.0)}[name]
+        return {
+            "tiny": Scale(1, 0.05, 100_000),
+            "quick": Scale(1, 1.0),
+            "default": Scale(3, 2.0),
+            "full": Scale(7, 4.0),
+        }[name]
 
 
 def _median_time(fn: Callable[[], Any], repeat: int) -> float:
@@ -84,28 +96,32 @@ def start_join(s: Scale, lang: str) -> Section:
             joins.append(t2 - t1)
         results[kind] = (statistics.median(starts), statistics.median(joins))
     (ts, tj), (ps, pj) = results["thread"], results["process"]
+    method = ctx.get_start_method()
     nums = {
         "thread_ms": ts * 1e3,
         "tjoin_ms": tj * 1e3,
         "proc_ms": ps * 1e3,
         "pjoin_ms": pj * 1e3,
         "ratio": ps / ts if ts else float("inf"),
-        "method": ctx.get_start_method(),
+        "method": method,
     }
     return Section(
         "s1",
         t("s1", lang),
         t("c1", lang),
-        ("workers", "start (ms)", "join (ms)"),
+        (t("col_workers", lang), t("col_start_ms", lang), t("col_join_ms", lang)),
         (
-            ("2 threads", f"{ts * 1e3:.2f}", f"{tj * 1e3:.2f}"),
-            (f"2 processes ({ctx.get_start_method()})", f"{ps * 1e3:.2f}", f"{pj * 1e3:.2f}"),
+            (t("row_threads", lang, n=2), f"{ts * 1e3:.2f}", f"{tj * 1e3:.2f}"),
+            (t("row_procs", lang, n=2, method=method), f"{ps * 1e3:.2f}", f"{pj * 1e3:.2f}"),
         ),
-        t("v1", lang, **nums),
+        verdict("s1", nums, lang),
         Chart(
-            "ms",
-            ("start", "join"),
-            (("threads", (ts * 1e3, tj * 1e3)), ("processes", (ps * 1e3, pj * 1e3))),
+            t("ms", lang),
+            (t("start", lang), t("join", lang)),
+            (
+                (t("threads", lang), (ts * 1e3, tj * 1e3)),
+                (t("processes", lang), (ps * 1e3, pj * 1e3)),
+            ),
         ),
         nums,
     )
@@ -134,16 +150,21 @@ def _speed_section(
 ) -> tuple[Section, dict[tuple[str, int], float]]:
     times = _speedups(fn, items, configs, s)
     serial = times[("serial", 1)]
-    rows = tuple((b, str(w), f"{sec:.3f}", f"{serial / sec:.2f}x") for (b, w), sec in times.items())
-    labels = tuple(f"{b} x{w}" if b != "serial" else "serial" for b, w in times)
-    chart = Chart(
-        "x faster than serial", labels, (("speed-up", tuple(serial / v for v in times.values())),)
+    rows = tuple(
+        (t(b, lang), str(w), f"{sec:.3f}", f"{serial / sec:.2f}x") for (b, w), sec in times.items()
     )
+    labels = tuple(f"{t(b, lang)} x{w}" if b != "serial" else t(b, lang) for b, w in times)
+    chart = Chart(
+        t("chart_speedup", lang),
+        labels,
+        ((t("col_speedup", lang), tuple(serial / v for v in times.values())),),
+    )
+    columns = (t("col_backend", lang), t("col_workers", lang), t("col_seconds", lang))
     return Section(
         key,
         t(key, lang),
         t("c" + key[1:], lang),
-        ("backend", "workers", "seconds", "speed-up"),
+        (*columns, t("col_speedup", lang)),
         rows,
         "",
         chart,
@@ -167,8 +188,14 @@ def cpu_bound(s: Scale, lang: str) -> Section:
         "proc": serial / times[("process", cpus)],
         "thread": serial / times[("thread", cpus)],
         "cpus": cpus,
+        "gil": _gil(),
     }
-    return _with(sec, t("v2", lang, **nums), nums)
+    return _with(sec, verdict("s2", nums, lang), nums)
+
+
+def _gil() -> bool:
+    """Whether this Python runs with the GIL (free-threaded builds can run without it)."""
+    return bool(getattr(sys, "_is_gil_enabled", lambda: True)())
 
 
 def io_bound(s: Scale, lang: str) -> Section:
@@ -197,20 +224,26 @@ def io_bound(s: Scale, lang: str) -> Section:
         "best_proc": serial / best_p[0],
         "pw": best_p[1],
         "pstart_ms": pstart * 1e3,
+        "cpus": cpus,
     }
-    return _with(sec, t("v3", lang, **nums), nums)
+    return _with(sec, verdict("s3", nums, lang), nums)
 
 
 def native(s: Scale, lang: str) -> Section:
     cpus = usable_cpus()
-    items = [16_000_000] * _n(8 * cpus, s)
+    items = [int(1.6 * s.big)] * _n(8 * cpus, s)
     wl.native(items[0])  # make this process's input buffer before timing
     sec, times = _speed_section(
         "s4", lang, wl.native, items, [("serial", 1), ("thread", cpus), ("process", cpus)], s
     )
     serial = times[("serial", 1)]
-    nums = {"thread": serial / times[("thread", cpus)], "proc": serial / times[("process", cpus)]}
-    return _with(sec, t("v4", lang, **nums), nums)
+    nums = {
+        "thread": serial / times[("thread", cpus)],
+        "proc": serial / times[("process", cpus)],
+        "cpus": cpus,
+        "gil": _gil(),
+    }
+    return _with(sec, verdict("s4", nums, lang), nums)
 
 
 def _size(n: int) -> str:
@@ -218,7 +251,7 @@ def _size(n: int) -> str:
 
 
 def moving_data(s: Scale, lang: str) -> Section:
-    sizes = [1_000, 100_000, 1_000_000, 10_000_000]
+    sizes = [size for size in (1_000, 100_000, 1_000_000, 10_000_000) if size <= s.big]
     per_item: dict[str, list[float]] = {"thread": [], "process": []}
     count = 8
     with (
@@ -251,13 +284,16 @@ def moving_data(s: Scale, lang: str) -> Section:
         "s5",
         t("s5", lang),
         t("c5", lang),
-        ("payload", "thread ms/item", "process ms/item"),
+        (t("col_payload", lang), t("col_thread_ms_item", lang), t("col_proc_ms_item", lang)),
         rows,
-        t("v5", lang, **nums),
+        verdict("s5", nums, lang),
         Chart(
-            "ms per item (log)",
+            t("chart_ms_item", lang),
             tuple(_size(x) for x in sizes),
-            (("threads", tuple(per_item["thread"])), ("processes", tuple(per_item["process"]))),
+            (
+                (t("threads", lang), tuple(per_item["thread"])),
+                (t("processes", lang), tuple(per_item["process"])),
+            ),
             log=True,
         ),
         nums,
@@ -312,19 +348,16 @@ def startup_memory(s: Scale, lang: str) -> Section:
         "s6",
         t("s6", lang),
         t("c6", lang),
-        (
-            "workers",
-            "threads: start ms",
-            "threads: MB",
-            "processes: start ms",
-            "processes: own MB (USS)",
+        tuple(
+            t(k, lang)
+            for k in ("col_n_workers", "col_t_start", "col_t_mb", "col_p_start", "col_p_mb")
         ),
         tuple(rows),
-        t("v6", lang, **nums),
+        verdict("s6", nums, lang),
         Chart(
-            "ms to start",
+            t("chart_ms_start", lang),
             tuple(str(c) for c in counts),
-            (("threads", tuple(t_ms)), ("processes", tuple(p_ms))),
+            ((t("threads", lang), tuple(t_ms)), (t("processes", lang), tuple(p_ms))),
         ),
         nums,
     )
@@ -364,17 +397,26 @@ def crash_isolation(s: Scale, lang: str) -> Section:
         "thread_survived": survived,
         "error": str(failed[0].exception) if failed else "",
     }
+    thread_fate = t("survived" if survived else "killed", lang, code=child.returncode)
     return Section(
         "s7",
         t("s7", lang),
         t("c7", lang),
-        ("where the fault happened", "tasks completed", "program"),
+        (t("col_fault_where", lang), t("col_completed", lang), t("col_program", lang)),
         (
-            (f"a worker process ({n} tasks)", f"{ok} of {n}", "went on"),
-            ("a thread (in a child interpreter)", "0", f"killed (exit {child.returncode})"),
+            (
+                t("row_worker_process", lang, n=n),
+                t("n_of_total", lang, k=ok, n=n),
+                t("went_on", lang),
+            ),
+            (t("row_thread_child", lang), t("n_of_total", lang, k=0, n=1), thread_fate),
         ),
-        t("v7", lang, **nums),
-        Chart("tasks completed", ("process", "thread"), (("completed", (float(ok), 0.0)),)),
+        verdict("s7", nums, lang),
+        Chart(
+            t("col_completed", lang),
+            (t("process", lang), t("thread", lang)),
+            ((t("completed", lang), (float(ok), 0.0)),),
+        ),
         nums,
     )
 
@@ -405,6 +447,20 @@ def _threads_run_now(fn: Callable[[Any], Any], items: list[Any], threads: int) -
         th.join()
 
 
+def _check_status(check: Callable[[], bool]) -> str:
+    """'found', 'missed', or 'failed: Type: message' when the check itself raised."""
+    try:
+        return "found" if check() else "missed"
+    except Exception as exc:  # one check, shown as failed with its error: not a whole block
+        return f"failed: {type(exc).__name__}: {exc}"
+
+
+def _cell(status: str, lang: str) -> str:
+    if status.startswith("failed: "):
+        return t("failed", lang, why=status.removeprefix("failed: "))
+    return t("yes" if status == "found" else "no", lang)
+
+
 def races(s: Scale, lang: str) -> Section:
     per = _n(20_000, s)
     wl.reset()
@@ -414,19 +470,25 @@ def races(s: Scale, lang: str) -> Section:
     wl.reset()
     _threads_run(wl.count_word, words)
     dict_lost = 8 * len(words) - sum(wl.tally.values())
-    found: dict[str, str] = {}
-    try:
-        from poolwise.checks._races import check_races  # (the demo loads it when it gets here)
+    wl.reset()
+    _threads_run(wl.bump_locked, [0] * per)
+    locked_lost = 8 * per - wl.shared.value
+    from poolwise.checks._races import check_races  # (the demo loads it when it gets here)
 
+    checks = {
+        name: _check_status(
+            lambda fn=fn, items=items, inv=inv: (
+                check_races(  # type: ignore[misc]
+                    fn, items, setup=wl.reset, invariant=inv, iterations=5
+                ).found
+            )
+        )
         for name, fn, items, inv in (
             ("plain", wl.bump, [0] * 50, lambda: wl.shared.value),
             ("dict", wl.count_word, ["a", "b"] * 25, lambda: dict(wl.tally)),
             ("locked", wl.bump_locked, [0] * 50, lambda: wl.shared.value),
-        ):
-            report = check_races(fn, items, setup=wl.reset, invariant=inv, iterations=5)
-            found[name] = t("yes" if report.found else "no", lang)
-    except AttributeError as exc:
-        found = dict.fromkeys(("plain", "dict", "locked"), t("unavailable", lang, why=exc))
+        )
+    }
     wl.reset()
     counts = pw_map(
         wl.bump_many_in_this_process, [1000] * 4, backend="process", workers=2, chunksize=1
@@ -436,95 +498,82 @@ def races(s: Scale, lang: str) -> Section:
         "total": 8 * per,
         "plain_lost": plain_lost,
         "dict_lost": dict_lost,
-        "found_plain": found["plain"],
-        "found_dict": found["dict"],
-        "found_locked": found["locked"],
+        "locked_lost": locked_lost,
+        "checks": checks,
         "parent": parent,
         "worker_counts": [c for _, c in counts],
+        "gil": _gil(),
     }
+    lost = functools.partial(t, "lost_of", lang, total=8 * per)
     return Section(
         "s8",
         t("s8", lang),
         t("c8", lang),
-        ("code", "updates lost by chance", "check_races"),
+        (t("col_code", lang), t("col_lost", lang), t("col_check_races", lang)),
         (
-            ("counter.value += 1", f"{plain_lost} of {8 * per}", found["plain"]),
-            ("d[k] = d.get(k, 0) + 1", f"{dict_lost} of {8 * len(words)}", found["dict"]),
-            ("with a lock", "0", found["locked"]),
-            ("processes (4 x 1000 each)", f"parent stays {parent}", "-"),
+            ("counter.value += 1", lost(lost=plain_lost), _cell(checks["plain"], lang)),
+            ("d[k] = d.get(k, 0) + 1", lost(lost=dict_lost), _cell(checks["dict"], lang)),
+            (t("row_locked", lang), lost(lost=locked_lost), _cell(checks["locked"], lang)),
+            (t("row_processes", lang), t("parent_stays", lang, parent=parent), t("dash", lang)),
         ),
-        t("v8", lang, **nums),
+        verdict("s8", nums, lang),
         Chart(
-            "updates lost",
+            t("chart_lost", lang),
             ("counter += 1", "d[k] = d.get(k,0)+1"),
-            (("lost", (float(plain_lost), float(dict_lost))),),
+            ((t("lost", lang), (float(plain_lost), float(dict_lost))),),
         ),
         nums,
     )
 
 
+def _inversion_found() -> bool:
+    """Thread 1 takes A then B, thread 2 then B then A, one after the other: no hang, but
+    lock_order must report the cycle."""
+    from poolwise.checks._lockorder import lock_order  # (as check_races above)
+
+    first_done = threading.Event()
+
+    def take(first: Any, second: Any) -> None:
+        with first, second:
+            pass
+
+    with lock_order(raise_on_exit=False) as graph:
+        a, b = threading.Lock(), threading.Lock()
+
+        def first_order() -> None:
+            take(a, b)
+            first_done.set()
+
+        th = threading.Thread(target=first_order)
+        th.start()
+        first_done.wait(30)
+        th.join()
+        take(b, a)  # the other order, after the first thread is done: no hang
+    return bool(graph.cycles())
+
+
 def deadlocks(s: Scale, lang: str) -> Section:
-    try:
-        from poolwise.checks._lockorder import lock_order  # (as check_races above)
-
-        deadlock_error = PotentialDeadlock
-        a_first = threading.Event()
-
-        def take(first: Any, second: Any) -> None:
-            with first, second:
-                pass
-
-        detail = ""
-        try:
-            with lock_order():
-                a, b = threading.Lock(), threading.Lock()
-
-                def first_order() -> None:
-                    take(a, b)
-                    a_first.set()
-
-                th = threading.Thread(target=first_order)
-                th.start()
-                a_first.wait(30)
-                th.join()
-                take(b, a)  # the other order, after the first thread is done: no hang
-            found = False
-        except deadlock_error as exc:
-            found = True
-            detail = str(exc).splitlines()[0]
-        verdict_found = t("yes" if found else "no", lang)
-    except AttributeError as exc:
-        found, detail, verdict_found = False, "", t("unavailable", lang, why=exc)
-    nums = {"found": verdict_found, "detail": detail}
+    status = _check_status(_inversion_found)
+    nums = {"status": status, "error": status.partition(": ")[2]}
     return Section(
         "s9",
         t("s9", lang),
         t("c9", lang),
-        ("program", "lock_order"),
-        (("thread 1: A then B; thread 2: B then A (one after the other)", verdict_found),),
-        t("v9", lang, **nums),
+        (t("col_program", lang), t("col_lock_order", lang)),
+        ((t("row_inversion", lang), _cell(status, lang)),),
+        verdict("s9", nums, lang),
         None,
         nums,
     )
 
 
 def guide(sections: dict[str, Section], lang: str) -> Section:
-    n = {k: v.numbers for k, v in sections.items()}
-    lines = []
-    if "s2" in n:
-        lines.append(g("cpu", lang, **n["s2"]))
-    if "s3" in n:
-        lines.append(g("io", lang, **n["s3"]))
-    if "s4" in n:
-        lines.append(g("native", lang, **n["s4"]))
-    if "s5" in n:
-        lines.append(g("data", lang, **n["s5"]))
-    lines += [g("crash", lang), g("shared", lang), g("auto", lang)]
+    lines = guide_lines({k: v.numbers for k, v in sections.items()}, lang)
     return Section(
         "s10",
         t("s10", lang),
         "",
-        ("guide",),
+        (t("col_guide", lang),),
         tuple((x,) for x in lines),
         " ".join(lines[:2]),
         None,

@@ -1,6 +1,8 @@
-"""The demo's words, in English and Korean (the language of the post that inspired poolwise).
+"""The demo's words, in English and Korean (the language of the post that inspired poolwise):
+titles, claims, column headers, row and chart labels. Verdicts are in ``_verdicts``.
 
 Templates take the measured numbers as keyword arguments; nothing here is a measurement.
+Every key has both languages (a test checks), so Korean never falls back to English.
 """
 
 from __future__ import annotations
@@ -72,113 +74,77 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Claim: locks taken in different orders can deadlock.",
         "ko": "주장: 서로 다른 순서로 잡은 락은 교착 상태를 일으킬 수 있다.",
     },
-    # verdicts
-    "v1": {
-        "en": "Starting two processes took {proc_ms:.1f} ms, two threads {thread_ms:.2f} ms: "
-        "about {ratio:.0f}x more. Joining: {pjoin_ms:.1f} ms against {tjoin_ms:.2f} ms.",
-        "ko": "프로세스 두 개를 시작하는 데 {proc_ms:.1f} ms, 스레드 두 개는 {thread_ms:.2f} ms: "
-        "약 {ratio:.0f}배 차이. 기다리기(join): {pjoin_ms:.1f} ms 대 {tjoin_ms:.2f} ms.",
+    # column headers, row labels, chart labels
+    "col_workers": {"en": "workers", "ko": "작업자"},
+    "col_start_ms": {"en": "start (ms)", "ko": "시작 (ms)"},
+    "col_join_ms": {"en": "join (ms)", "ko": "기다리기 (ms)"},
+    "row_threads": {"en": "{n} threads", "ko": "스레드 {n}개"},
+    "row_procs": {"en": "{n} processes ({method})", "ko": "프로세스 {n}개 ({method})"},
+    "ms": {"en": "ms", "ko": "ms"},
+    "start": {"en": "start", "ko": "시작"},
+    "join": {"en": "join", "ko": "기다리기"},
+    "threads": {"en": "threads", "ko": "스레드"},
+    "processes": {"en": "processes", "ko": "프로세스"},
+    "serial": {"en": "serial", "ko": "순차"},
+    "thread": {"en": "thread", "ko": "스레드"},
+    "process": {"en": "process", "ko": "프로세스"},
+    "col_backend": {"en": "backend", "ko": "실행 방식"},
+    "col_seconds": {"en": "seconds", "ko": "초"},
+    "col_speedup": {"en": "speed-up", "ko": "속도 향상"},
+    "chart_speedup": {"en": "x faster than serial", "ko": "순차 실행 대비 배속"},
+    "col_payload": {"en": "payload", "ko": "데이터 크기"},
+    "col_thread_ms_item": {"en": "thread ms/item", "ko": "스레드 ms/항목"},
+    "col_proc_ms_item": {"en": "process ms/item", "ko": "프로세스 ms/항목"},
+    "chart_ms_item": {"en": "ms per item (log)", "ko": "항목당 ms (로그 눈금)"},
+    "col_n_workers": {"en": "workers", "ko": "작업자 수"},
+    "col_t_start": {"en": "threads: start ms", "ko": "스레드: 시작 ms"},
+    "col_t_mb": {"en": "threads: MB", "ko": "스레드: MB"},
+    "col_p_start": {"en": "processes: start ms", "ko": "프로세스: 시작 ms"},
+    "col_p_mb": {"en": "processes: own MB (USS)", "ko": "프로세스: 고유 MB (USS)"},
+    "chart_ms_start": {"en": "ms to start", "ko": "시작까지 ms"},
+    "col_fault_where": {"en": "where the fault happened", "ko": "오류가 난 곳"},
+    "col_completed": {"en": "tasks completed", "ko": "완료된 작업"},
+    "col_program": {"en": "program", "ko": "프로그램"},
+    "row_worker_process": {
+        "en": "a worker process ({n} tasks)",
+        "ko": "작업자 프로세스 (작업 {n}개)",
     },
-    "v2": {
-        "en": "Processes ran {proc:.1f}x as fast as serial, threads {thread:.1f}x: the GIL lets "
-        "one thread run Python at a time, so only processes use the {cpus} CPUs.",
-        "ko": "프로세스는 순차 실행보다 {proc:.1f}배, 스레드는 {thread:.1f}배 빨랐다. GIL 때문에 "
-        "한 번에 한 스레드만 파이썬을 실행하므로 CPU {cpus}개를 쓰는 것은 프로세스뿐이다.",
+    "row_thread_child": {
+        "en": "a thread (in a child interpreter)",
+        "ko": "스레드 (자식 인터프리터에서)",
     },
-    "v3": {
-        "en": "{n} waits: {best_thread:.1f}x faster on {tw} threads; processes reached "
-        "{best_proc:.1f}x but paid {pstart_ms:.0f} ms to start {pw} of them. Waiting overlaps "
-        "beyond the number of CPUs.",
-        "ko": "{n}번의 대기: 스레드 {tw}개로 {best_thread:.1f}배 빨라졌다. 프로세스는 "
-        "{best_proc:.1f}배였지만 {pw}개를 시작하는 데 {pstart_ms:.0f} ms가 들었다. 기다리는 "
-        "작업은 CPU 수보다 많이 겹쳐 실행된다.",
+    "n_of_total": {"en": "{k} of {n}", "ko": "{n}개 중 {k}개"},
+    "went_on": {"en": "went on", "ko": "계속 실행됨"},
+    "killed": {"en": "killed (exit {code})", "ko": "강제 종료됨 (종료 상태 {code})"},
+    "survived": {"en": "survived (exit {code})", "ko": "살아남음 (종료 상태 {code})"},
+    "completed": {"en": "completed", "ko": "완료"},
+    "col_code": {"en": "code", "ko": "코드"},
+    "col_lost": {"en": "updates lost by chance", "ko": "우연히 잃은 갱신"},
+    "col_check_races": {"en": "check_races", "ko": "check_races"},
+    "row_locked": {"en": "with a lock", "ko": "락을 건 버전"},
+    "row_processes": {"en": "processes (4 x 1000 each)", "ko": "프로세스 (각각 1000번씩 4개)"},
+    "lost_of": {"en": "{lost} of {total}", "ko": "{total}번 중 {lost}번"},
+    "parent_stays": {"en": "parent stays {parent}", "ko": "부모는 {parent} 유지"},
+    "chart_lost": {"en": "updates lost", "ko": "잃은 갱신"},
+    "lost": {"en": "lost", "ko": "손실"},
+    "col_lock_order": {"en": "lock_order", "ko": "lock_order"},
+    "row_inversion": {
+        "en": "thread 1: A then B; thread 2: B then A (one after the other)",
+        "ko": "스레드 1: A 다음 B, 스레드 2: B 다음 A (차례로)",
     },
-    "v4": {
-        "en": "hashlib on threads: {thread:.1f}x, on processes: {proc:.1f}x. Code that releases "
-        "the GIL scales on threads, without the cost of processes.",
-        "ko": "hashlib을 스레드로: {thread:.1f}배, 프로세스로: {proc:.1f}배. GIL을 놓아 주는 "
-        "코드는 프로세스 비용 없이 스레드로도 확장된다.",
-    },
-    "v5": {
-        "en": "Sending {big} to a process and back cost {proc_ms:.1f} ms per item, against "
-        "{thread_ms:.3f} ms on a thread (nothing is copied): {ratio:.0f}x.",
-        "ko": "{big}을(를) 프로세스로 보내고 돌려받는 데 항목당 {proc_ms:.1f} ms, 스레드에서는 "
-        "{thread_ms:.3f} ms (복사 없음): {ratio:.0f}배.",
-    },
-    "v6": {
-        "en": "{n} processes took {proc_ms:.0f} ms to start and {proc_mb:.0f} MB of memory of "
-        "their own; {n} threads {thread_ms:.1f} ms and {thread_mb:.1f} MB.",
-        "ko": "프로세스 {n}개는 시작에 {proc_ms:.0f} ms, 고유 메모리 {proc_mb:.0f} MB가 들었고, "
-        "스레드 {n}개는 {thread_ms:.1f} ms, {thread_mb:.1f} MB였다.",
-    },
-    "v7": {
-        "en": "With processes, a segmentation fault failed 1 task of {n} ({ok} completed). In "
-        "a thread, the same fault ended the whole program (exit status {code}).",
-        "ko": "프로세스에서는 세그멘테이션 오류가 작업 {n}개 중 1개만 실패시켰다 ({ok}개 완료). "
-        "스레드에서는 같은 오류가 프로그램 전체를 끝냈다 (종료 상태 {code}).",
-    },
-    "v8": {
-        "en": "counter += 1 from 8 threads lost {plain_lost} of {total} updates by chance (CPython "
-        "switches threads only at calls and loops); d[k] = d.get(k, 0) + 1 lost {dict_lost}. "
-        "check_races found the first: {found_plain}, the second: {found_dict}; the locked "
-        "version: {found_locked}. Processes share nothing: the parent's counter stayed at "
-        "{parent}, each worker counted its own copy.",
-        "ko": "스레드 8개에서 counter += 1은 우연히 {total}번 중 {plain_lost}번을 잃었다 "
-        "(CPython은 함수 호출과 반복에서만 스레드를 바꾼다). d[k] = d.get(k, 0) + 1은 "
-        "{dict_lost}번을 잃었다. check_races 결과: 첫째 {found_plain}, 둘째 {found_dict}, "
-        "락을 쓴 버전 {found_locked}. 프로세스는 아무것도 공유하지 않는다: 부모의 카운터는 "
-        "{parent}에 머물렀고 각 작업자는 자기 복사본을 셌다.",
-    },
-    "v9": {
-        "en": "lock_order found the A->B / B->A inversion without hanging: {found}.",
-        "ko": "lock_order는 멈추지 않고 A->B / B->A 순서 뒤바뀜을 찾아냈다: {found}.",
-    },
-    "unavailable": {
-        "en": "not measured: {why}",
-        "ko": "측정하지 못함: {why}",
-    },
+    "col_guide": {"en": "guide", "ko": "안내"},
+    "dash": {"en": "-", "ko": "-"},
+    # cells of a check's result
     "yes": {"en": "found", "ko": "발견"},
     "no": {"en": "nothing found", "ko": "발견 안 됨"},
-}
-
-GUIDE: dict[str, dict[str, str]] = {
-    "cpu": {
-        "en": "Pure-Python computing: processes ({proc:.1f}x here), as many as CPUs.",
-        "ko": "순수 파이썬 계산: 프로세스 (여기서 {proc:.1f}배), CPU 수만큼.",
-    },
-    "io": {
-        "en": "Waiting on I/O: threads, many more than CPUs ({best_thread:.0f}x here).",
-        "ko": "I/O 대기: 스레드, CPU 수보다 훨씬 많이 (여기서 {best_thread:.0f}배).",
-    },
-    "native": {
-        "en": "Native code that releases the GIL: threads ({thread:.1f}x here).",
-        "ko": "GIL을 놓아 주는 네이티브 코드: 스레드 (여기서 {thread:.1f}배).",
-    },
-    "data": {
-        "en": "Big arguments or results: keep them in one process (threads) unless the work "
-        "per item dwarfs {proc_ms:.1f} ms per {big}.",
-        "ko": "큰 인자나 결과: 항목당 작업이 {big}당 {proc_ms:.1f} ms보다 훨씬 크지 않다면 한 "
-        "프로세스 안에서(스레드) 처리하라.",
-    },
-    "crash": {
-        "en": "Code that may crash (native extensions, untrusted input): processes.",
-        "ko": "죽을 수 있는 코드 (네이티브 확장, 신뢰할 수 없는 입력): 프로세스.",
-    },
-    "shared": {
-        "en": "Shared mutable state on threads: lock it, and run poolwise.check_races in tests.",
-        "ko": "스레드의 공유 가변 상태: 락을 걸고, 테스트에서 poolwise.check_races를 돌려라.",
-    },
-    "auto": {
-        "en": "Not sure? poolwise.map(fn, items) measures your function and picks for you.",
-        "ko": "잘 모르겠다면? poolwise.map(fn, items)가 함수를 측정해 대신 골라 준다.",
-    },
+    "failed": {"en": "failed: {why}", "ko": "실패: {why}"},
+    # the command line's own lines
+    "report_at": {"en": "report: {path}", "ko": "보고서: {path}"},
+    "numbers_at": {"en": "numbers: {path}", "ko": "측정값: {path}"},
+    "measured_in": {"en": "measured in {seconds:.0f} s", "ko": "측정에 {seconds:.0f}초 걸림"},
 }
 
 
 def t(key: str, lang: str, **numbers: Any) -> str:
     """The text for ``key`` in ``lang``, with the numbers filled in."""
-    return TEXT[key].get(lang, TEXT[key]["en"]).format(**numbers)
-
-
-def g(key: str, lang: str, **numbers: Any) -> str:
-    return GUIDE[key].get(lang, GUIDE[key]["en"]).format(**numbers)
+    return TEXT[key][lang].format(**numbers)
