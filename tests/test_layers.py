@@ -100,6 +100,42 @@ def test_no_backend_imports_another() -> None:
     assert not wrong, "\n".join(wrong)
 
 
+def test_imports_inside_functions_say_why() -> None:
+    """An import kept inside a function (start-up time, a heavy or optional module) says why in
+    a short comment: on its line, or above its group of imports."""
+    silent = []
+    for path in sorted(SRC.rglob("*.py")):
+        lines = path.read_text().split("\n")
+        for fn in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, (ast.Import, ast.ImportFrom)) and not _explained(lines, node):
+                    silent.append(f"{path.relative_to(SRC.parent)}:{node.lineno}")
+    assert not silent, "say why these imports are inside functions:\n" + "\n".join(silent)
+
+
+def _explained(lines: list[str], node: ast.stmt) -> bool:
+    end = node.end_lineno or node.lineno
+    if any("#" in lines[i - 1] for i in range(node.lineno, end + 1)):
+        return True
+    i = node.lineno - 2  # walk up over the imports (and blank lines) above it
+    while i >= 0:
+        text = lines[i].strip()
+        if text.startswith("#") or ("#" in text and text.startswith(("import ", "from "))):
+            return True
+        if (
+            not text
+            or text.startswith(("import ", "from "))
+            or text.endswith((",", "("))
+            or text == ")"
+        ):
+            i -= 1
+            continue
+        return False
+    return False
+
+
 def test_import_poolwise_loads_only_what_running_work_needs() -> None:
     code = (
         "import sys, poolwise; "

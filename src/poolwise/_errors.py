@@ -73,7 +73,7 @@ def remote_traceback(tb: str) -> BaseException:
     traceback: the standard library's own ``concurrent.futures.process._RemoteTraceback``, so
     that code written for ``ProcessPoolExecutor`` recognizes it (``poolwise.RemoteTraceback``).
     Only backends that have loaded ``multiprocessing`` make one."""
-    from concurrent.futures.process import _RemoteTraceback
+    from concurrent.futures.process import _RemoteTraceback  # (loads multiprocessing)
 
     return _RemoteTraceback(tb)  # type: ignore[arg-type]  # (typeshed: it takes the text)
 

@@ -443,6 +443,6 @@ class ProcessPoolExecutor(Executor):
         """The ``multiprocessing`` context of the start method new workers use."""
         import multiprocessing  # (loaded already, with the process backend)
 
-        from poolwise.backends._start import choose_start_method
+        from poolwise.backends._start import choose_start_method  # (light; on use)
 
         return multiprocessing.get_context(choose_start_method(self._opts.start_method))

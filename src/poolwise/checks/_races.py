@@ -275,7 +275,7 @@ def check_races(
 
 def _source_file(fn: Any) -> str:
     """The file defining fn: preempted even when it lives in site-packages."""
-    import inspect
+    import inspect  # (only when a check runs)
 
     target = inspect.unwrap(getattr(fn, "__func__", fn))
     code = getattr(target, "__code__", None)

@@ -138,7 +138,7 @@ def run_round(
 ) -> tuple[list[list[Outcome]], bool, bool]:
     """One concurrent round: every thread calls fn on every item, until the deadline.
     Returns (outcomes per thread, every thread finished, every call was made)."""
-    from poolwise.checks._preempt import Preempter
+    from poolwise.checks._preempt import Preempter  # (loaded when a round runs)
 
     out: list[list[Outcome]] = [[] for _ in range(threads)]
     barrier = threading.Barrier(threads)

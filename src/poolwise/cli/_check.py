@@ -101,7 +101,7 @@ def _races(args: argparse.Namespace) -> int:
 
 
 def _races_command(args: argparse.Namespace, seed: int | None) -> str:
-    import shlex
+    import shlex  # (the CLI starts fast)
 
     words = ["poolwise", "check", "races", args.function]
     for flag, value in (

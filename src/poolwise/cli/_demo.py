@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
 
 
 def _machine() -> dict[str, Any]:
-    from poolwise._cpus import usable_cpus
+    from poolwise._cpus import usable_cpus  # (the CLI starts fast)
     from poolwise.backends._start import choose_start_method
 
     return {
@@ -48,7 +48,7 @@ def _machine() -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from rich.console import Console  # (the CLI starts fast)
     from rich.table import Table
 
     from poolwise.demo._html import render

@@ -74,7 +74,7 @@ def _n(base: int, s: Scale) -> int:
 
 
 def start_join(s: Scale, lang: str) -> Section:
-    from poolwise.backends._start import choose_start_method
+    from poolwise.backends._start import choose_start_method  # (as the CLI's: on use)
 
     ctx: Any = mp.get_context(choose_start_method(None))
     results: dict[str, tuple[float, float]] = {}
@@ -301,7 +301,7 @@ def moving_data(s: Scale, lang: str) -> Section:
 
 
 def startup_memory(s: Scale, lang: str) -> Section:
-    import psutil
+    import psutil  # (loaded when this section runs)
 
     me = psutil.Process()
     counts = [1, 2, 4, 8] if s.work >= 1 else [1, 2, 4]
