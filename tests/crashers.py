@@ -218,3 +218,33 @@ def first_waits(directory: str, gate: str) -> None:
         return
     os.close(fd)
     wait_for(gate)
+
+
+def _exit_now() -> None:
+    os._exit(3)
+
+
+class DiesWhenUnpickled:
+    """A callable whose unpickling ends the process that unpickles it."""
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        return (_exit_now, ())
+
+    def __call__(self, x: int) -> int:
+        return x
+
+
+class WaitUnlessMarked:
+    """A task that writes its worker's pid to ``pidfile`` and waits for ``gate`` to exist,
+    unless ``marker`` exists (created on the first call): run again, it returns at once."""
+
+    def __init__(self, pidfile: str, gate: str, marker: str) -> None:
+        self.pidfile, self.gate, self.marker = pidfile, gate, marker
+
+    def __call__(self, x: int) -> int:
+        if not Path(self.marker).exists():
+            Path(self.marker).touch()
+            Path(self.pidfile).write_text(str(os.getpid()))
+            while not Path(self.gate).exists():
+                time.sleep(0.01)
+        return x

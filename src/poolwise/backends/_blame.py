@@ -137,10 +137,41 @@ def outcomes_of(w: Handle, exitcode: int | None) -> list[Outcome]:
     return outcomes
 
 
+def unloadable(batch: Batch) -> Outcome:
+    """A batch of a job whose function killed a worker as it was unpickled: every task fails
+    at once."""
+    lost = WorkerCrashed(
+        f"a worker died while unpickling the function of item {batch.indices[0]}; no task of "
+        "this function can run (is its module importable in the workers, and does unpickling "
+        "it work there?)",
+        index=batch.indices[0],
+    )
+    return Outcome(
+        batch, [None] * len(batch), dict.fromkeys(range(len(batch)), TaskError(lost, ""))
+    )
+
+
+# signals that come from outside the task: another program, an operator, the OOM killer
+_OUTSIDE = {-signal.SIGKILL, -signal.SIGTERM, -signal.SIGINT, -signal.SIGHUP}
+
+
 def _crashed(w: Handle, batch: Batch, exitcode: int | None) -> Outcome:
     seq, pos = w.slot[W.SLOT_SEQ], w.slot[W.SLOT_POS]
     how = describe_exit(exitcode, killed_by_us=w.killed is not None)
     n = len(batch)
+    if pos == W.PHASE_LOADING:  # unpickling the job's function killed it: every task fails
+        lost = WorkerCrashed(
+            f"worker pid {w.pid} {how} while unpickling the function of item "
+            f"{batch.indices[0]}; no task of this function can run",
+            index=batch.indices[0],
+            pid=w.pid,
+            exitcode=exitcode,
+        )
+        return Outcome(batch, [None] * n, dict.fromkeys(range(n), TaskError(lost, "")))
+    if w.killed is None and exitcode in _OUTSIDE and not batch.suspect:
+        # killed from outside: no task's fault yet; all run again, once, on a fresh worker
+        # (the split marks them suspect: killed again, the task fails)
+        return Outcome(batch, [None] * n, rerun=list(range(n)), split=True)
     if seq == batch.seq and pos == W.PHASE_RUNNING:
         if n > 1:  # somewhere in a fast batch: bisect (halves run again; a crash splits on)
             return Outcome(batch, [None] * n, rerun=list(range(n)), split=True)

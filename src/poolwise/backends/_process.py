@@ -61,7 +61,14 @@ from poolwise._errors import (
 )
 from poolwise.backends import _worker as W
 from poolwise.backends._base import Backend, Batch, Job, Outcome
-from poolwise.backends._blame import Handle, describe_exit, due, outcomes_of, overdue
+from poolwise.backends._blame import (
+    Handle,
+    describe_exit,
+    due,
+    outcomes_of,
+    overdue,
+    unloadable,
+)
 from poolwise.backends._core import fail_or_split, result_outcome, unpicklable_items
 from poolwise.backends._start import check_start_method, choose_start_method
 
@@ -106,6 +113,7 @@ class ProcessBackend(Backend):
         self._pending: deque[tuple[Batch, bytes]] = deque()
         self._outcomes: list[Outcome] = []
         self._job_blobs: dict[int, bytes] = {}
+        self._unloadable: set[int] = set()  # jobs whose function killed a worker unpickling it
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         self._started = False
@@ -258,6 +266,9 @@ class ProcessBackend(Backend):
 
     def submit(self, batch: Batch) -> None:
         self._ensure_started()
+        if batch.job.id in self._unloadable:  # (no more workers die unpickling it)
+            self._outcomes.append(unloadable(batch))
+            return
         try:
             payload = _transport.dumps(batch.items)
         except Exception:
@@ -404,13 +415,15 @@ class ProcessBackend(Backend):
                     pass
         deadline = time.monotonic() + wait
         out: dict[int, str] = {}
+        seen: dict[int, str] = {}
         while asked and time.monotonic() < deadline:
             for pid, path in list(asked.items()):
                 with open(path) as fh:
                     text = fh.read()
-                if text.rstrip().endswith(")") or text.count("File ") >= 1:
+                if "File " in text and text == seen.get(pid):  # (written, and no longer growing)
                     out[pid] = text
                     del asked[pid]
+                seen[pid] = text
             time.sleep(0.02)
         for pid in asked:
             out[pid] = "(no answer)"
@@ -510,6 +523,8 @@ class ProcessBackend(Backend):
         exitcode = w.proc.exitcode
         w.conn.close()
         self._pool.remove(w)
+        if w.inflight and w.slot[W.SLOT_POS] == W.PHASE_LOADING:  # its function kills workers
+            self._unloadable.add(w.inflight[0][0].job.id)
         outcomes.extend(outcomes_of(w, exitcode))
         if not w.ready and exitcode != -signal.SIGKILL:
             # dying before ready on its own (not killed from outside, as SIGKILL would be)

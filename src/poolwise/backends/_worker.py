@@ -10,12 +10,14 @@ parent -> worker                        worker -> parent
                                           X                 retiring after this batch: reason
 
 Before unpickling batch ``seq`` the worker writes ``slot[0] = seq, slot[1] = -1``; before
-pickling the results ``slot[1] = -2``. The slot is shared memory that only this worker writes
-and that needs no lock, so when the worker dies the parent reads which batch it held and in
-which phase. Inside the batch there are two ways to run:
+pickling the results ``slot[1] = -2``; while unpickling a job's function ``slot[1] = -5``.
+The slot is shared memory that only this worker writes and that needs no lock, so when the
+worker dies the parent reads which batch it held and in which phase. Inside the batch there
+are two ways to run:
 
-- a job with a timeout runs item by item, writing ``slot[1] = i`` and ``slot[2]`` = the
-  monotonic clock in ns before item ``i``: the parent knows which task runs and since when;
+- a job with a timeout runs item by item, writing ``slot[2]`` = the monotonic clock in ns and
+  then ``slot[1] = i`` before item ``i`` (:func:`mark`): the parent knows which task runs and
+  since when;
 - otherwise the batch runs at C speed, ``values.extend(map(fn, items))``, with
   ``slot[1] = -4`` (somewhere in the batch). An exception stops ``extend`` with the results
   so far kept, so its position is still exact; only a crash leaves the position unknown, and
@@ -60,6 +62,7 @@ PHASE_UNPICKLE = -1
 PHASE_PICKLE = -2
 PHASE_IDLE = -3
 PHASE_RUNNING = -4
+PHASE_LOADING = -5
 SLOT_SEQ, SLOT_POS, SLOT_T0 = 0, 1, 2
 SLOT_WORDS = 4
 
@@ -165,7 +168,9 @@ def main(
         if stack_path:
             import faulthandler  # (only for the watchdog)
 
-            faulthandler.register(signal.SIGUSR1, file=open(stack_path, "w"), all_threads=True)  # noqa: SIM115
+            # appending: the parent empties the file before each request, and a write at the
+            # old offset would pad the new dump with NUL bytes
+            faulthandler.register(signal.SIGUSR1, file=open(stack_path, "a"), all_threads=True)  # noqa: SIM115
         _serve(conn, slot_view(slot), initializer, max_memory)
     finally:
         try:
@@ -173,6 +178,14 @@ def main(
             sys.stderr.flush()
         finally:
             os._exit(0)
+
+
+def mark(slot: Any, i: int, clock: Any) -> None:
+    """Item ``i`` starts now. The start time is written before the position: a parent reading
+    between the two sees the previous item starting late (it waits a little longer), never
+    item ``i`` with the previous item's start (it would kill a healthy task)."""
+    slot[SLOT_T0] = clock()
+    slot[SLOT_POS] = i
 
 
 def _serve(conn: Any, slot: memoryview, initializer: Any, max_memory: int | None) -> None:
@@ -206,8 +219,7 @@ def _serve(conn: Any, slot: memoryview, initializer: Any, max_memory: int | None
     perf = time.perf_counter
 
     def before(i: int) -> bool:
-        slot[SLOT_POS] = i
-        slot[SLOT_T0] = monotonic_ns()
+        mark(slot, i, monotonic_ns)
         return True
 
     while True:
@@ -260,7 +272,9 @@ def _serve(conn: Any, slot: memoryview, initializer: Any, max_memory: int | None
                 return
         elif kind == JOB:
             (job_id,) = JOB_HEADER.unpack_from(buf, 1)
+            slot[SLOT_POS] = PHASE_LOADING  # (a function whose unpickling kills the process)
             jobs.put(job_id, bytes(memoryview(buf)[1 + JOB_HEADER.size :]))
+            slot[SLOT_POS] = PHASE_IDLE
         elif kind == DROP:
             (job_id,) = JOB_HEADER.unpack_from(buf, 1)
             jobs.drop(job_id)
