@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any
 
 # Benchmark modules in the order they run.
-MODULES: tuple[str, ...] = ("core", "compare_cost", "dask", "auto", "auto_safety", "checks")
+MODULES: tuple[str, ...] = (
+    "core",
+    "compare_cost",
+    "dask",
+    "auto",
+    "auto_safety",
+    "checks",
+    "forgetting",
+    "dropin",
+)
 
 RESULTS = Path(__file__).parent / "results"
 
