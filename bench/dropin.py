@@ -4,7 +4,8 @@ classes (issue 17).
 Each module of ``test.test_concurrent_futures`` runs in a child interpreter of its own, with
 ``concurrent.futures.ThreadPoolExecutor`` and ``ProcessPoolExecutor`` replaced by poolwise's
 before the suite is imported. A test that runs longer than ``TEST_LIMIT`` seconds is a hang:
-the child dumps every stack and exits, and the module is reported as not finished. The suite
+the child dumps every stack and exits, the test counts as failed ("did not finish"), and a new
+child runs the tests of the module not yet started. The suite
 ships with the interpreter (3.13's layout, a package of modules; pyenv's 3.11 here has no
 ``test`` package), so this runs it with the project's 3.13 environment unless this one has it.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -55,8 +57,18 @@ class Result(unittest.TextTestResult):
         super().stopTest(test)
 
 
-def main(module):
+def _tests(suite):
+    for t in suite:
+        if isinstance(t, unittest.TestSuite):
+            yield from _tests(t)
+        else:
+            yield t
+
+
+def main(module, skipfile):
+    skip = set(open(skipfile).read().split())
     suite = unittest.defaultTestLoader.loadTestsFromName("test.test_concurrent_futures." + module)
+    suite = unittest.TestSuite(t for t in _tests(suite) if t.id() not in skip)
     runner = unittest.TextTestRunner(stream=sys.stderr, verbosity=2, resultclass=Result)
     r = runner.run(suite)
     bad = [(t.id(), "failed", tb.strip().splitlines()[-1]) for t, tb in r.failures]
@@ -65,7 +77,7 @@ def main(module):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2])
 """
 
 
@@ -90,45 +102,71 @@ def interpreter() -> str | None:
     return None
 
 
-def run_module(exe: str, module: str, workdir: Path) -> dict[str, Any]:
+def _child(exe: str, module: str, workdir: Path, skip: set[str]) -> tuple[int, str, str]:
+    """Run the module's tests not in ``skip`` in a child; (status, stdout, stderr)."""
     script = workdir / "dropin_child.py"
     script.write_text(CHILD.replace("LIMIT", str(TEST_LIMIT)))
-    env = _env()
+    skipfile = workdir / f"{module}.skip"
+    skipfile.write_text("\n".join(sorted(skip)))
+    out_path, err_path = workdir / f"{module}.out", workdir / f"{module}.err"
+    # files, not pipes: a process the suite leaves behind (a forkserver, a manager) must not
+    # keep us waiting; the child leads a session of its own, killed whole at the end
+    with out_path.open("w") as out, err_path.open("w") as err:
+        proc = subprocess.Popen(
+            [exe, str(script), module, str(skipfile)],
+            stdout=out,
+            stderr=err,
+            env=_env(),
+            cwd=workdir,
+            start_new_session=True,
+        )
+        try:
+            returncode = proc.wait(timeout=TEST_LIMIT * 20)
+        except subprocess.TimeoutExpired:
+            returncode = -9
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            proc.wait()
+    return returncode, out_path.read_text(), err_path.read_text()
+
+
+def run_module(exe: str, module: str, workdir: Path) -> dict[str, Any]:
+    """Every test of the module; after a hang, a new child runs the tests not yet started
+    (the hung one counts as failed, "did not finish")."""
     t0 = time.perf_counter()
-    done = subprocess.run(
-        [exe, str(script), module],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=workdir,
-        timeout=TEST_LIMIT * 20,
-    )
-    seconds = time.perf_counter() - t0
-    result = next(
-        (json.loads(line[7:]) for line in done.stdout.splitlines() if line.startswith("RESULT ")),
-        None,
-    )
-    if result is None:  # a hang (faulthandler ended it) or a crash: the test it was in
-        started = [line[6:] for line in done.stdout.splitlines() if line.startswith("START ")]
-        last = started[-1] if started else "(before the first test)"
-        return {
-            "module": module,
-            "tests": len(started),
-            "passed": None,
-            "finished": False,
-            "seconds": round(seconds, 1),
-            "bad": [[last, "did not finish", f"exit status {done.returncode}"]],
-            "stderr": done.stderr[-3000:],
-        }
-    bad = result["bad"]
+    skip: set[str] = set()
+    run = skipped = 0
+    bad: list[list[str]] = []
+    hung: list[str] = []
+    while True:
+        status, stdout, stderr = _child(exe, module, workdir, skip)
+        lines = stdout.splitlines()
+        result = next((json.loads(x[7:]) for x in lines if x.startswith("RESULT ")), None)
+        if result is not None:
+            run += result["run"]
+            skipped += result["skipped"]
+            bad += result["bad"]
+            break
+        started = [x[6:] for x in lines if x.startswith("START ")]
+        if not started:  # (it failed before its first test: nothing more to learn)
+            bad.append([module, "did not start", stderr.strip().splitlines()[-1:]])
+            break
+        bad.append([started[-1], "did not finish", f"exit status {status}"])
+        hung.append(stderr[-3000:])
+        run += len(started)
+        skip.update(started)
     return {
         "module": module,
-        "tests": result["run"],
-        "passed": result["run"] - result["skipped"] - len(bad),
-        "skipped": result["skipped"],
-        "finished": True,
-        "seconds": round(seconds, 1),
+        "tests": run,
+        "passed": run - skipped - len(bad),
+        "skipped": skipped,
+        "finished": not hung,
+        "seconds": round(time.perf_counter() - t0, 1),
         "bad": bad,
+        "stderr": "\n".join(hung),
     }
 
 

@@ -199,6 +199,8 @@ class Executor(cf.Executor):
             if not self._dropin:
                 raise
             # the standard library reports a call that cannot cross through its future
+            if self._manager is not None:
+                self._manager.touch()
             future.set_running_or_notify_cancel()
             future.set_exception(exc)
             return future

@@ -197,6 +197,17 @@ class Manager:
     def thread(self) -> threading.Thread | None:
         return self._thread
 
+    def touch(self) -> None:
+        """Start the workers as a submit would, for a call that failed before it could be
+        sent (the standard library starts its workers at every submit)."""
+        with self.lock:
+            if self._shutdown or self._broken is not None:
+                return
+            if self._thread is None:
+                self._launch()
+        self.backend.grow()
+        self.backend.wake()
+
     def request_stop(self, run: JobRun) -> None:
         """Stop a run whose results are no longer wanted (its map iterator was dropped)."""
         with self.lock:

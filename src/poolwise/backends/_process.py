@@ -48,6 +48,7 @@ import os
 import pickle
 import signal
 import tempfile
+import threading
 import time
 import weakref
 from collections import deque
@@ -114,6 +115,8 @@ class ProcessBackend(Backend):
         self._outcomes: list[Outcome] = []
         self._job_blobs: dict[int, bytes] = {}
         self._unloadable: set[int] = set()  # jobs whose function killed a worker unpickling it
+        self._spawning = threading.RLock()  # workers start from the driver and from grow()
+        self._promised = 0  # workers grow() started for batches not yet submitted
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         self._started = False
@@ -144,14 +147,32 @@ class ProcessBackend(Backend):
     def _grow(self) -> bool:
         """Start a worker for batches waiting that no worker can take (on-demand starts);
         whether one started."""
-        if self._closed or self._broken is not None:
-            return False
-        live = self._live()
-        starting = sum(not w.ready for w in live)
-        if len(live) >= self.workers or starting >= len(self._pending):
-            return False
-        self._spawn()
-        return True
+        with self._spawning:
+            if self._closed or self._broken is not None:
+                return False
+            live = self._live()
+            starting = sum(not w.ready for w in live) + self._promised
+            if len(live) >= self.workers or starting >= len(self._pending):
+                return False
+            self._spawn()
+            return True
+
+    def grow(self) -> None:
+        """A task is coming (any thread: an Executor's ``submit``): with on-demand starts,
+        start a worker for it now unless one is idle, as the standard library does."""
+        with self._spawning:
+            if self._closed or self._broken is not None or not self._started:
+                return
+            if choose_start_method(self._start_method) == "fork":
+                return  # (the whole pool started at once)
+            live = self._live()
+            # idle: done with what it was given (as the standard library counts; one that has
+            # just started is not idle yet)
+            idle = any(w.ready and w.assigned and not w.inflight for w in live)
+            if idle or len(live) >= self.workers:
+                return
+            self._spawn()
+            self._promised += 1  # (the batch it is for will find it starting)
 
     def start(self, wait: bool = True) -> None:
         self._ensure_started()
@@ -266,6 +287,8 @@ class ProcessBackend(Backend):
 
     def submit(self, batch: Batch) -> None:
         self._ensure_started()
+        with self._spawning:
+            self._promised = max(0, self._promised - 1)
         if batch.job.id in self._unloadable:  # (no more workers die unpickling it)
             self._outcomes.append(unloadable(batch))
             return
