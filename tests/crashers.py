@@ -220,7 +220,7 @@ def first_waits(directory: str, gate: str) -> None:
     wait_for(gate)
 
 
-def _exit_now() -> None:
+def _exit_three() -> None:
     os._exit(3)
 
 
@@ -228,7 +228,7 @@ class DiesWhenUnpickled:
     """A callable whose unpickling ends the process that unpickles it."""
 
     def __reduce__(self) -> tuple[Any, tuple[()]]:
-        return (_exit_now, ())
+        return (_exit_three, ())
 
     def __call__(self, x: int) -> int:
         return x

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -43,8 +44,9 @@ class TaskTimeout(PoolwiseError):
         return (_rebuild, (type(self), str(self), self.__dict__))
 
 
-class PicklingError(PoolwiseError):
-    """An argument or result could not be pickled or unpickled to cross to a worker process."""
+class PicklingError(PoolwiseError, pickle.PicklingError):
+    """An argument or result could not be pickled or unpickled to cross to a worker process
+    (also a ``pickle.PicklingError``, as the standard library's pools raise)."""
 
 
 class RemoteError(PoolwiseError):

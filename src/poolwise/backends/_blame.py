@@ -35,6 +35,11 @@ class WorkerCrashed(_errors.WorkerCrashed, BrokenProcessPool):
     the task the worker held fails, and the pool goes on)."""
 
 
+class UnpicklingError(_errors.PicklingError, BrokenProcessPool):
+    """``poolwise.PicklingError`` for an argument or result that could not be unpickled on
+    the other side: also a ``BrokenProcessPool``, as the standard library raises then."""
+
+
 def describe_exit(exitcode: int | None, *, killed_by_us: bool) -> str:
     if exitcode is None:
         return "stopped responding"

@@ -133,23 +133,27 @@ def dump_results(values: list[Any], errors: dict[int, Any] | None, elapsed: floa
     return cloudpickle.dumps((values, errors, elapsed), PROTOCOL)  # type: ignore[no-any-return]
 
 
-def result_outcome(batch: Batch, payload: bytes | memoryview) -> Outcome:
+def result_outcome(
+    batch: Batch, payload: bytes | memoryview, error: type[Exception] | None = None
+) -> Outcome:
     """A worker's pickled ``(values, errors, elapsed)`` as an Outcome; remote tracebacks
-    become each exception's ``__cause__``."""
+    become each exception's ``__cause__``. A result that cannot be unpickled fails its task
+    with ``error`` (a PicklingError by default)."""
     from poolwise._errors import PicklingError, remote_traceback  # (parent side only)
 
     try:
         values, errors, elapsed = pickle.loads(payload)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # (an object whose unpickling exits, too)
         reason = f"{type(exc).__name__}: {exc}"
+        kind = error or PicklingError
         return fail_or_split(
-            batch, lambda: PicklingError(f"cannot unpickle the result in the parent: {reason}")
+            batch, lambda: kind(f"cannot unpickle the result in the parent: {reason}")
         )
     task_errors = {}
     if errors:
-        for pos, (error, tb) in errors.items():
-            error.__cause__ = remote_traceback(tb)
-            task_errors[pos] = TaskError(error, tb)
+        for pos, (raised, tb) in errors.items():
+            raised.__cause__ = remote_traceback(tb)
+            task_errors[pos] = TaskError(raised, tb)
     return Outcome(batch, values, task_errors, elapsed=elapsed)
 
 

@@ -56,7 +56,6 @@ from typing import Any, ClassVar
 
 from poolwise import _transport
 from poolwise._errors import (
-    PicklingError,
     WorkerInitError,
     remote_traceback,
 )
@@ -64,6 +63,7 @@ from poolwise.backends import _worker as W
 from poolwise.backends._base import Backend, Batch, Job, Outcome
 from poolwise.backends._blame import (
     Handle,
+    UnpicklingError,
     describe_exit,
     due,
     outcomes_of,
@@ -506,11 +506,12 @@ class ProcessBackend(Backend):
             batch, _ = w.inflight.popleft()
             (seq,) = W.SEQ_HEADER.unpack_from(buf, 1)
             assert seq == batch.seq, (seq, batch.seq)
-            outcomes.append(result_outcome(batch, memoryview(buf)[1 + W.SEQ_HEADER.size :]))
+            payload = memoryview(buf)[1 + W.SEQ_HEADER.size :]
+            outcomes.append(result_outcome(batch, payload, UnpicklingError))
         elif kind == W.UNPICKLABLE:
             batch, _ = w.inflight.popleft()
             message = bytes(buf[1 + W.SEQ_HEADER.size :]).decode()
-            outcomes.append(fail_or_split(batch, lambda: PicklingError(message)))
+            outcomes.append(fail_or_split(batch, lambda: UnpicklingError(message)))
         elif kind == W.READY:
             w.ready = self._seen_ready = True
             self._early_deaths = 0
