@@ -46,15 +46,40 @@ cf.ThreadPoolExecutor = poolwise.ThreadPoolExecutor
 cf.ProcessPoolExecutor = poolwise.ProcessPoolExecutor
 
 
+def say(*words):
+    print("\n" + " ".join(words), flush=True)  # (tests print without a newline)
+
+
 class Result(unittest.TextTestResult):
+    # each test's outcome is said as it ends; every phase, a module's teardown too, is bounded
     def startTest(self, test):
-        print("\nSTART " + test.id(), flush=True)  # (tests print without a newline)
+        say("START", test.id())
         faulthandler.dump_traceback_later(LIMIT, exit=True)
         super().startTest(test)
 
     def stopTest(self, test):
-        faulthandler.cancel_dump_traceback_later()
+        faulthandler.dump_traceback_later(LIMIT, exit=True)
         super().stopTest(test)
+
+    def addSuccess(self, test):
+        say("DONE", test.id(), "ok")
+        super().addSuccess(test)
+
+    def addSkip(self, test, reason):
+        say("DONE", test.id(), "skipped")
+        super().addSkip(test, reason)
+
+    def addExpectedFailure(self, test, err):
+        say("DONE", test.id(), "ok")
+        super().addExpectedFailure(test, err)
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        say("DONE", test.id(), "failed", json.dumps(self.failures[-1][1].strip().splitlines()[-1]))
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        say("DONE", test.id(), "error", json.dumps(self.errors[-1][1].strip().splitlines()[-1]))
 
 
 def _tests(suite):
@@ -70,10 +95,9 @@ def main(module, skipfile):
     suite = unittest.defaultTestLoader.loadTestsFromName("test.test_concurrent_futures." + module)
     suite = unittest.TestSuite(t for t in _tests(suite) if t.id() not in skip)
     runner = unittest.TextTestRunner(stream=sys.stderr, verbosity=2, resultclass=Result)
-    r = runner.run(suite)
-    bad = [(t.id(), "failed", tb.strip().splitlines()[-1]) for t, tb in r.failures]
-    bad += [(t.id(), "error", tb.strip().splitlines()[-1]) for t, tb in r.errors]
-    print("\nRESULT " + json.dumps({"run": r.testsRun, "skipped": len(r.skipped), "bad": bad}))
+    runner.run(suite)
+    faulthandler.cancel_dump_traceback_later()
+    say("END")
 
 
 if __name__ == "__main__":
@@ -138,30 +162,35 @@ def run_module(exe: str, module: str, workdir: Path) -> dict[str, Any]:
     (the hung one counts as failed, "did not finish")."""
     t0 = time.perf_counter()
     skip: set[str] = set()
-    run = skipped = 0
-    bad: list[list[str]] = []
+    outcomes: dict[str, tuple[str, str]] = {}
     hung: list[str] = []
     while True:
         status, stdout, stderr = _child(exe, module, workdir, skip)
-        lines = stdout.splitlines()
-        result = next((json.loads(x[7:]) for x in lines if x.startswith("RESULT ")), None)
-        if result is not None:
-            run += result["run"]
-            skipped += result["skipped"]
-            bad += result["bad"]
-            break
-        started = [x[6:] for x in lines if x.startswith("START ")]
-        if not started:  # (it failed before its first test: nothing more to learn)
-            bad.append([module, "did not start", stderr.strip().splitlines()[-1:]])
-            break
-        bad.append([started[-1], "did not finish", f"exit status {status}"])
-        hung.append(stderr[-3000:])
-        run += len(started)
+        started = []
+        ended = False
+        for line in stdout.splitlines():
+            words = line.split(" ", 3)
+            if words[0] == "START":
+                started.append(words[1])
+            elif words[0] == "DONE":
+                outcomes[words[1]] = (words[2], json.loads(words[3]) if len(words) > 3 else "")
+            elif words[0] == "END":
+                ended = True
+        lost = [t for t in started if t not in outcomes]
+        for test in lost:
+            outcomes[test] = ("did not finish", f"exit status {status}")
+            hung.append(stderr[-3000:])
+        if not started and not ended:  # (it failed before its first test)
+            outcomes[module] = ("did not start", (stderr.strip().splitlines() or [""])[-1])
         skip.update(started)
+        if ended or not started:
+            break
+    bad = [[t, kind, why] for t, (kind, why) in outcomes.items() if kind not in ("ok", "skipped")]
+    skipped = sum(kind == "skipped" for kind, _ in outcomes.values())
     return {
         "module": module,
-        "tests": run,
-        "passed": run - skipped - len(bad),
+        "tests": len(outcomes),
+        "passed": len(outcomes) - skipped - len(bad),
         "skipped": skipped,
         "finished": not hung,
         "seconds": round(time.perf_counter() - t0, 1),

@@ -60,13 +60,14 @@ def describe(obj: Any) -> str:
     return f"an object of type {name}"
 
 
-def unpicklable_positions(objs: Sequence[Any]) -> dict[int, Exception]:
-    """Which of ``objs`` cannot be pickled even by cloudpickle, and why."""
-    bad: dict[int, Exception] = {}
+def unpicklable_positions(objs: Sequence[Any]) -> dict[int, BaseException]:
+    """Which of ``objs`` cannot be pickled even by cloudpickle, and why (a ``SystemExit``
+    raised while pickling one counts: it is that object's doing)."""
+    bad: dict[int, BaseException] = {}
     for i, obj in enumerate(objs):
         try:
             dumps(obj)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             bad[i] = exc
     return bad
 

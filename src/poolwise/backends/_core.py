@@ -108,22 +108,25 @@ def dump_results(values: list[Any], errors: dict[int, Any] | None, elapsed: floa
     even by cloudpickle, becomes a PicklingError of its own task."""
     try:
         return pickle.dumps((values, errors, elapsed), PROTOCOL)
-    except Exception:
+    except (Exception, SystemExit):  # (a result whose pickling exits is that task's error)
         pass
     # (cloudpickle and the messages load only when plain pickle failed: worker start-up time)
     import cloudpickle
 
     try:
         return cloudpickle.dumps((values, errors, elapsed), PROTOCOL)  # type: ignore[no-any-return]
-    except Exception:
+    except (Exception, SystemExit):
         pass
     from poolwise._errors import PicklingError  # (this rare path only, as above)
     from poolwise._transport import pickling_message, unpicklable_positions
 
     errors = dict(errors or {})
     for pos, exc in unpicklable_positions(values).items():
-        err = PicklingError(pickling_message("result", values[pos], exc, index=None))
-        errors[pos] = pack_error(err)
+        if isinstance(exc, SystemExit):  # (the task's own doing, reported as itself)
+            errors[pos] = pack_error(exc)
+        else:
+            err = PicklingError(pickling_message("result", values[pos], exc, index=None))
+            errors[pos] = pack_error(err)
         values[pos] = None
     for pos, (exc, _tb) in list(errors.items()):  # an exception whose args cannot be pickled
         try:
