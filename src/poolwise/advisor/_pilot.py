@@ -60,6 +60,7 @@ TRIAL_SWITCH = 1e-4  # the GIL switch interval during a trial: races show up at 
 PIPE = 0.6e9  # bytes per second through a pipe to a worker process
 BASELINE = 8  # items of the loop kept to re-run in a trial
 THREAD_START = 1e-4  # seconds between two threads' starts
+RERUN_CPU = 0.01  # CPU seconds a trial spends on re-runs, when two are already more
 
 
 class Raised:
@@ -317,10 +318,12 @@ class Pilot:
         wall = max(self.profile.wall, 1e-7)
         # re-runs of loop items (cycling through them when the loop ran few), spread over the
         # trial: the first job starts alone and the last finishes alone, and a race may favour
-        # either, so re-runs go first, last and between
-        copies = max(2, min(BASELINE, workers // 4))
-        base = [self._baseline[j % len(self._baseline)] for j in range(copies)]
+        # either, so re-runs go first, last and between; items that compute long overlap
+        # whatever they run beside, and their re-runs are pure cost: a few suffice
         p = self.profile
+        affordable = int(RERUN_CPU / max(p.cpu, 1e-9))
+        copies = max(2, min(BASELINE, workers // 4, affordable))
+        base = [self._baseline[j % len(self._baseline)] for j in range(copies)]
         gil = p.gil if p.gil is not None else min(1.0, p.cpu / wall)
         per = max(gil * wall, p.cpu / min(workers, usable_cpus()), wall / workers)  # expected
         # work that computes runs three rounds: a thread's first item pays for its start (its
