@@ -58,6 +58,8 @@ SHORT = 0.004  # predicted work left below this: just finish the loop
 TRIAL_WALL = 0.01  # a thread trial aims at this much wall time (one round of slow items)
 TRIAL_SWITCH = 1e-4  # the GIL switch interval during a trial: races show up at once
 PIPE = 0.6e9  # bytes per second through a pipe to a worker process
+COPY = 2e9  # bytes per second a buffer pickles (and unpickles) at: a memory copy
+BIG_ITEM = 1 << 20  # bytes: a buffer this large is sized, not pickled, and sampled at once
 BASELINE = 8  # items of the loop kept to re-run in a trial
 THREAD_START = 1e-4  # seconds between two threads' starts
 RERUN_CPU = 0.01  # CPU seconds a trial spends on re-runs, when two are already more
@@ -202,6 +204,10 @@ class Pilot:
                     drop(key)  # the work changed: measure it afresh
             if self.profile is None:
                 exhausted = False
+                if not self.consumed and _nbytes(first[0]) >= BIG_ITEM:
+                    # an item of megabytes takes milliseconds whatever is done with it: the
+                    # sampler watches the first one rather than wait for a second
+                    sampler, load = GilSampler().start(), SystemLoad()
                 while True:
                     _group, out = self._head(it, k)
                     if not out:
@@ -283,19 +289,25 @@ class Pilot:
             if self._last is None:
                 raise ValueError("no item succeeded")
             item, value = self._last
-            t0 = time.perf_counter()
-            arg = _transport.dumps(item)
-            res = _transport.dumps(value)
-            pickling = time.perf_counter() - t0
+            sizes, pickling = [], 0.0
+            for obj in (item, value):
+                n = _nbytes(obj)
+                if n >= BIG_ITEM:  # a buffer pickles at copying speed: no need to time it
+                    sizes.append(n)
+                    pickling += n / COPY
+                    continue
+                t0 = time.perf_counter()
+                sizes.append(len(_transport.dumps(obj)))
+                pickling += time.perf_counter() - t0
         except Exception:
             return dataclasses.replace(p, picklable=False)
-        moved = (len(arg) + len(res)) / PIPE
+        moved = sum(sizes) / PIPE
         # unpickling costs about what pickling did; the worker does the same on its side
         return dataclasses.replace(
             p,
             picklable=True,
-            arg_bytes=float(len(arg)),
-            result_bytes=float(len(res)),
+            arg_bytes=float(sizes[0]),
+            result_bytes=float(sizes[1]),
             serialize=2 * pickling + moved,
         )
 
@@ -429,6 +441,14 @@ class Pilot:
             self.consumed += len(group)
             self.raised += raised
             yield out
+
+
+def _nbytes(obj: Any) -> int:
+    """The size of a buffer (bytes, bytearray, an array...), else 0."""
+    try:
+        return memoryview(obj).nbytes
+    except Exception:  # (not a buffer, or one that cannot be viewed now)
+        return 0
 
 
 def _label(advice: Advice) -> str:
