@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -264,3 +265,16 @@ def test_executor_decides_at_first_submit() -> None:
         assert ex.submit(helpers.add, 2, 3).result() == 5
         assert ex.backend != "auto"
         assert ex.submit(helpers.add, 1, 1).result() == 2
+
+
+def test_a_big_buffer_is_sized_not_pickled_to_price_processes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from poolwise import _transport
+
+    pickled: list[Any] = []
+    real = _transport.dumps
+    monkeypatch.setattr(_transport, "dumps", lambda obj: pickled.append(obj) or real(obj))
+    advice = pw.advise(len, [bytes(2_000_000)] * 6)
+    assert advice.measured["arg_bytes"] == 2_000_000
+    assert not [x for x in pickled if isinstance(x, bytes) and len(x) >= 1 << 20]
