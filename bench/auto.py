@@ -36,6 +36,7 @@ from typing import Any
 
 import poolwise as pw
 from bench.core import interleaved, median_time
+from poolwise.demo._workloads import calibrate
 from poolwise.demo._workloads import cpu_bound as spin
 from poolwise.demo._workloads import io_bound as nap
 
@@ -128,7 +129,7 @@ while True:
 
 
 def workloads(quick: bool) -> list[tuple[str, Callable[[Any], Any], list[Any]]]:
-    spin_n = _calibrate(0.01)
+    spin_n = calibrate(0.01)
     rng = random.Random(7)
     k = 1 if quick else 2
     return [
@@ -155,17 +156,6 @@ def workloads(quick: bool) -> list[tuple[str, Callable[[Any], Any], list[Any]]]:
         ("sockets (5 ms server)", echo, list(range(50 * k))),
         ("one slow item, 50 ms CPU", spin, [spin_n * 5]),
     ]
-
-
-def _calibrate(target: float) -> int:
-    n = 50_000
-    while True:
-        t0 = time.perf_counter()
-        spin(n)
-        t = time.perf_counter() - t0
-        if t > 0.003:
-            return int(n * target / t)
-        n *= 2
 
 
 def configs(cpus: int) -> list[tuple[str, int]]:

@@ -117,6 +117,7 @@ class ProcessBackend(Backend):
         self._unloadable: set[int] = set()  # jobs whose function killed a worker unpickling it
         self._spawning = threading.RLock()  # workers start from the driver and from grow()
         self._promised = 0  # workers grow() started for batches not yet submitted
+        self._on_demand = False  # (set once started: workers start as work comes)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         self._started = False
@@ -137,7 +138,8 @@ class ProcessBackend(Backend):
             self._started = True
             # fork starts the whole pool at once (a fork is cheap); forkserver and spawn start
             # workers as work comes and no idle one can take it, as the standard library does
-            if choose_start_method(self._start_method) == "fork":
+            self._on_demand = choose_start_method(self._start_method) != "fork"
+            if not self._on_demand:
                 for _ in range(self.workers):
                     self._spawn()
 
@@ -161,10 +163,8 @@ class ProcessBackend(Backend):
         """A task is coming (any thread: an Executor's ``submit``): with on-demand starts,
         start a worker for it now unless one is idle, as the standard library does."""
         with self._spawning:
-            if self._closed or self._broken is not None or not self._started:
-                return
-            if choose_start_method(self._start_method) == "fork":
-                return  # (the whole pool started at once)
+            if self._closed or self._broken is not None or not self._on_demand:
+                return  # (or the whole pool started at once)
             live = self._live()
             # idle: done with what it was given (as the standard library counts; one that has
             # just started is not idle yet)

@@ -172,17 +172,17 @@ def _speed_section(
 
 
 def cpu_bound(s: Scale, lang: str) -> Section:
+    items = [wl.calibrate(0.02)] * _n(8 * usable_cpus(), s)
+    return _three_ways("s2", lang, wl.cpu_bound, items, s)
+
+
+def _three_ways(
+    key: str, lang: str, fn: Callable[[Any], Any], items: list[Any], s: Scale
+) -> Section:
+    """Serial, threads and processes on every CPU: the speed-ups and the verdict on them."""
     cpus = usable_cpus()
-    n = wl.calibrate(0.02)
-    items = [n] * _n(8 * cpus, s)
-    sec, times = _speed_section(
-        "s2",
-        lang,
-        wl.cpu_bound,
-        items,
-        [("serial", 1), ("thread", cpus), ("process", cpus)],
-        s,
-    )
+    configs = [("serial", 1), ("thread", cpus), ("process", cpus)]
+    sec, times = _speed_section(key, lang, fn, items, configs, s)
     serial = times[("serial", 1)]
     nums = {
         "proc": serial / times[("process", cpus)],
@@ -190,7 +190,7 @@ def cpu_bound(s: Scale, lang: str) -> Section:
         "cpus": cpus,
         "gil": _gil(),
     }
-    return _with(sec, verdict("s2", nums, lang), nums)
+    return _with(sec, verdict(key, nums, lang), nums)
 
 
 def _gil() -> bool:
@@ -230,20 +230,9 @@ def io_bound(s: Scale, lang: str) -> Section:
 
 
 def native(s: Scale, lang: str) -> Section:
-    cpus = usable_cpus()
-    items = [int(1.6 * s.big)] * _n(8 * cpus, s)
+    items = [int(1.6 * s.big)] * _n(8 * usable_cpus(), s)
     wl.native(items[0])  # make this process's input buffer before timing
-    sec, times = _speed_section(
-        "s4", lang, wl.native, items, [("serial", 1), ("thread", cpus), ("process", cpus)], s
-    )
-    serial = times[("serial", 1)]
-    nums = {
-        "thread": serial / times[("thread", cpus)],
-        "proc": serial / times[("process", cpus)],
-        "cpus": cpus,
-        "gil": _gil(),
-    }
-    return _with(sec, verdict("s4", nums, lang), nums)
+    return _three_ways("s4", lang, wl.native, items, s)
 
 
 def _size(n: int) -> str:
