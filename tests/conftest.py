@@ -1,8 +1,10 @@
 """Shared fixtures: every test is checked for child processes it leaves behind.
 
-One Dask LocalCluster (``dask_client``) serves the whole session, started when a test first
-asks for it: its worker processes are not counted as left behind until the session ends, when
-it is closed and checked like any test.
+One Dask LocalCluster (``dask_client``) serves each test module that asks for it, started when
+a test first does: its worker processes are not counted as left behind until the module ends,
+when it is closed and checked like any test. Not the whole session: its client's event-loop
+threads run Python now and then, and the tests after it (the GIL sampler's, the fork path's)
+need a process of their own threads only.
 
 Hangs: pytest-timeout (signal method, so the test process stays single-threaded and the
 process backend's fork path is the one exercised) fails a hung test and dumps every stack.
@@ -33,11 +35,11 @@ def _infrastructure_pids() -> set[int]:
     return pids | _dask_cluster_pids()
 
 
-_dask_cluster: Any = None  # the session's LocalCluster, while it runs
+_dask_cluster: Any = None  # the module's LocalCluster, while it runs
 
 
 def _dask_cluster_pids() -> set[int]:
-    """The session cluster's worker processes (a nanny restarts one that dies) and theirs."""
+    """The module cluster's worker processes (a nanny restarts one that dies) and theirs."""
     if _dask_cluster is None:
         return set()
     pids = set()
@@ -83,7 +85,7 @@ def _no_leftover_processes(request: pytest.FixtureRequest) -> Iterator[None]:
     assert not alive, f"test left child processes running: {[(p.pid, p.name()) for p in alive]}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dask_client() -> Iterator[Any]:
     """A ``distributed.Client`` of a LocalCluster of 2 single-threaded worker processes."""
     distributed = pytest.importorskip(

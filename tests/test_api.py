@@ -1,6 +1,6 @@
 """The behaviour every backend shares: one suite, parametrized over the backends.
 
-The dask runs share the session's LocalCluster (``dask_client`` in conftest) and are skipped
+The dask runs share the module's LocalCluster (``dask_client`` in conftest) and are skipped
 where ``distributed`` is not installed.
 """
 
@@ -38,7 +38,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def on(backend: str, request: pytest.FixtureRequest) -> dict[str, Any]:
-    """The options that choose the backend: for dask, the session's cluster too."""
+    """The options that choose the backend: for dask, the module's cluster too."""
     if backend == "dask":
         return {"backend": backend, "client": request.getfixturevalue("dask_client")}
     return {"backend": backend}

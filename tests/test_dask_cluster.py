@@ -1,7 +1,7 @@
 """The dask backend on real clusters: what only Dask does (the shared behaviour is in
 test_api.py, which runs over dask too).
 
-The session's LocalCluster of 2 worker processes (``dask_client`` in conftest) serves most
+The module's LocalCluster of 2 worker processes (``dask_client`` in conftest) serves most
 tests; one starts its own LocalCluster, and one a scheduler and workers with Dask's
 command-line tools, to kill a worker with SIGKILL.
 """
