@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import importlib.util
 import itertools
+import sys
 import threading
 from typing import Any
 
@@ -22,6 +23,12 @@ BACKENDS = [
     "serial",
     "thread",
     "process",
+    pytest.param(
+        "interpreter",
+        marks=pytest.mark.skipif(
+            sys.version_info < (3, 14), reason="subinterpreters: Python 3.14 and newer"
+        ),
+    ),
     pytest.param(
         "dask",
         marks=pytest.mark.skipif(
@@ -94,7 +101,7 @@ def test_an_exception_reaches_the_caller_as_itself(backend: str, on: dict[str, A
     with pytest.raises(ValueError, match="item 3 is bad") as info:
         pw.map(helpers.fail_on(3), range(10), **on, chunksize=1)
     exc = info.value
-    if backend in ("process", "dask"):
+    if backend in ("process", "interpreter", "dask"):
         assert isinstance(exc.__cause__, pw.RemoteTraceback)
         assert "fail_on" in str(exc.__cause__) or "task" in str(exc.__cause__)
     else:

@@ -9,6 +9,7 @@ from poolwise._api import imap, map
 from poolwise._cpus import usable_cpus
 from poolwise._errors import (
     Failure,
+    FallbackWarning,
     PicklingError,
     PoolwiseError,
     PotentialDeadlock,
@@ -76,6 +77,7 @@ __all__ = [
     "Comparison",
     "Executor",
     "Failure",
+    "FallbackWarning",
     "LockOrderGraph",
     "Measurement",
     "PicklingError",

@@ -12,6 +12,11 @@ class PoolwiseError(Exception):
     """Base class of every error poolwise itself raises."""
 
 
+class FallbackWarning(UserWarning):
+    """poolwise ran the work on another backend than the one asked for, and says why (e.g. a
+    ``timeout`` on ``backend="interpreter"``, whose running tasks cannot be stopped)."""
+
+
 class WorkerCrashed(PoolwiseError):
     """A worker process died while it ran this task (os._exit, a signal, out of memory)."""
 

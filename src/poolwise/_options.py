@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from poolwise import _transport
 from poolwise._cpus import usable_cpus
-from poolwise._errors import PicklingError
+from poolwise._errors import FallbackWarning, PicklingError
 from poolwise.backends import BACKENDS
 from poolwise.backends._start import check_start_method
 
@@ -96,19 +97,44 @@ def _positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
     return value
 
 
+_OTHER = {"process": "process", "dask": "process", "interpreter": "interpreter"}
+
+
 def check_function(fn: Any, backend: str) -> None:
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__} {fn!r}")
-    if backend in ("process", "dask"):
+    if backend in ("process", "interpreter", "dask"):
         try:
             _transport.dumps_function(fn)
         except Exception as exc:
             raise PicklingError(
                 f"cannot pickle the function {fn!r} for the {backend} backend: {exc}. It "
-                "captures something that cannot cross to another process (a lock, a file, a "
-                "connection...); define it at module level taking that as an argument, or use "
-                'backend="thread"'
+                f"captures something that cannot cross to another {_OTHER[backend]} (a lock, a "
+                "file, a connection...); define it at module level taking that as an argument, "
+                'or use backend="thread"'
             ) from exc
+
+
+TIMEOUT_FALLBACK = (
+    'backend="interpreter" cannot stop a running task (an interpreter cannot be interrupted '
+    'from outside), so timeout= runs this work on backend="process", where a task past its '
+    "timeout is killed; leave timeout out to run on interpreters"
+)
+
+
+def _interpreter_backend(backend: str, timeout: float | None) -> str:
+    """backend="interpreter": an error before 3.14; with a timeout, processes (a warning)."""
+    if backend != "interpreter":
+        return backend
+    # (the backend's module loads when it is asked for: `import poolwise` stays light)
+    from poolwise.backends._interpreter import available, unavailable_message
+
+    if not available():
+        raise ValueError(unavailable_message())
+    if timeout is not None:
+        warnings.warn(TIMEOUT_FALLBACK, FallbackWarning, stacklevel=4)
+        return "process"
+    return backend
 
 
 def resolve(
@@ -137,6 +163,7 @@ def resolve(
         # options that only processes have (a timeout: only a process can stop a running task;
         # the caller's thread, where auto runs its first items, cannot): no need to ask
         backend = "process"
+    backend = _interpreter_backend(backend, timeout)
     if not isinstance(rerun, bool):
         raise TypeError(f"rerun must be True or False, got {rerun!r}")
     if workers is None:
@@ -163,7 +190,7 @@ def resolve(
         raise ValueError(f'client= and address= are for backend="dask", not {backend!r}')
     if client is not None and address is not None:
         raise ValueError("give client= or address=, not both")
-    if backend in ("process", "dask") and initializer is not None:
+    if backend in ("process", "interpreter", "dask") and initializer is not None:
         check_function(initializer, backend)
     return Options(
         backend=backend,

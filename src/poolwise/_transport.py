@@ -75,7 +75,7 @@ def unpicklable_positions(objs: Sequence[Any]) -> dict[int, BaseException]:
 def pickling_message(what: str, obj: Any, exc: BaseException, *, index: int | None) -> str:
     where = f" (item {index})" if index is not None else ""
     return (
-        f"cannot pickle the {what}{where}, {describe(obj)}: {exc}. Processes receive their "
-        "arguments and return their results pickled: pass picklable data (or use "
-        'backend="thread", where nothing is pickled)'
+        f"cannot pickle the {what}{where}, {describe(obj)}: {exc}. Processes and "
+        "interpreters receive their arguments and return their results pickled: pass "
+        'picklable data (or use backend="thread", where nothing is pickled)'
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 from poolwise.backends._base import Backend
 
-BACKENDS = ("serial", "thread", "process", "dask")
+BACKENDS = ("serial", "thread", "process", "interpreter", "dask")
 
 
 def create_backend(name: str, workers: int, **options: Any) -> Backend:
@@ -41,6 +41,15 @@ def create_backend(name: str, workers: int, **options: Any) -> Backend:
             initargs=options["initargs"],
             max_tasks_per_child=options.get("max_tasks_per_child"),
             max_memory_per_child=options.get("max_memory_per_child"),
+        )
+    if name == "interpreter":
+        from poolwise.backends._interpreter import InterpreterBackend  # (see above)
+
+        return InterpreterBackend(
+            workers,
+            initializer=options.get("initializer"),
+            initargs=options["initargs"],
+            thread_name_prefix=options.get("thread_name_prefix") or "",
         )
     if name == "dask":
         from poolwise.backends._dask import DaskBackend  # (see above)

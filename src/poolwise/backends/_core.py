@@ -188,11 +188,10 @@ def fail_or_split(batch: Batch, error: Callable[[], BaseException]) -> Outcome:
 # -- jobs in a worker ---------------------------------------------------------------------------
 
 
-def raiser(exc: BaseException) -> Callable[[Any], Any]:
+def raiser(exc: BaseException, hint: str = "") -> Callable[[Any], Any]:
     """Stands in for a function the worker could not unpickle: each task fails saying so."""
-    message = (
-        f"cannot unpickle the function in the worker: {type(exc).__name__}: {exc}; "
-        "is its module importable in the worker processes?"
+    message = f"cannot unpickle the function in the worker: {type(exc).__name__}: {exc}; " + (
+        hint or "is its module importable in the worker processes?"
     )
 
     def fail(_: Any) -> None:
@@ -217,8 +216,13 @@ class JobCache:
     """Unpickled jobs a worker keeps by key: each is unpickled once per worker process.
     Thread-safe; with a ``limit``, the least recently used beyond it are dropped."""
 
-    def __init__(self, limit: int | None = None) -> None:
+    def __init__(
+        self,
+        limit: int | None = None,
+        load: Callable[[bytes], tuple[Callable[[Any], Any], bool]] = load_job,
+    ) -> None:
         self._limit = limit
+        self._load = load
         self._lock = threading.Lock()
         self._jobs: OrderedDict[Any, tuple[Callable[[Any], Any], bool]] = OrderedDict()
 
@@ -231,7 +235,7 @@ class JobCache:
                 return job
         if blob is None:
             raise KeyError(key)
-        job = load_job(blob)
+        job = self._load(blob)
         with self._lock:
             self._jobs[key] = job
             while self._limit is not None and len(self._jobs) > self._limit:
@@ -239,7 +243,7 @@ class JobCache:
         return job
 
     def put(self, key: Any, blob: bytes) -> None:
-        job = load_job(blob)
+        job = self._load(blob)
         with self._lock:
             self._jobs[key] = job
 
