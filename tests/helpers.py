@@ -92,3 +92,39 @@ def dask_setting(name: str) -> Any:
     import dask
 
     return dask.config.get(name)
+
+
+def interpreter_id(_: Any) -> int:
+    """The id of the interpreter running the task (0: the main one)."""
+    import concurrent.interpreters as interpreters  # type: ignore[import-not-found]  # (3.14+)
+
+    return int(interpreters.get_current().id)
+
+
+_bumps = [0]
+
+
+def bump_global(_: Any) -> int:
+    """Counts calls in a module-level list: shared by threads, not by interpreters."""
+    _bumps[0] += 1
+    return _bumps[0]
+
+
+def _refuse_subinterpreters() -> Any:
+    raise ImportError("module 'fakenumpy' does not support loading in subinterpreters")
+
+
+class RefusesSubinterpreters:
+    """Pickles anywhere; unpickling it fails as importing numpy does in a subinterpreter.
+    Callable, so it serves as a function too."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_refuse_subinterpreters, ())
+
+    def __call__(self, x: Any) -> Any:
+        return x
+
+
+def lock_or_value(x: int) -> Any:
+    """Item 1's result is a lock, which cannot be pickled back."""
+    return threading.Lock() if x == 1 else x
