@@ -81,6 +81,7 @@ BACKEND_MODULES = {
     "_serial": (),
     "_thread": (),
     "_process": ("_worker", "_blame"),
+    "_interpreter": ("_interp_worker",),
     "_dask": ("_dask_worker", "_dask_client", "_dask_stage", "_dask_collect"),
 }
 

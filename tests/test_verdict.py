@@ -62,7 +62,8 @@ def test_no_gil_claim_for_a_function_that_does_not_keep_a_cpu_busy() -> None:
 def test_no_gil_claim_on_a_free_threaded_interpreter() -> None:
     ms = [m("serial", 1, [1.0, 1.01, 0.99]), m("thread", 2, [1.0, 1.02, 0.98])]
     _, _, verdict, _ = decide(ms, 100, gil_enabled=False)
-    assert "GIL" not in verdict
+    assert "holds the GIL" not in verdict
+    assert verdict.startswith("the GIL is off (a free-threaded build): threads run Python")
 
 
 def test_threads_winning_on_a_waiting_function() -> None:
@@ -124,3 +125,45 @@ def test_too_little_work_is_serial() -> None:
     ]
     best, _, verdict, _ = decide(ms, 30)
     assert best == "serial" and "too little work for a pool to pay off" in verdict
+
+
+def test_interpreters_winning_say_what_starting_them_costs() -> None:
+    ms = [
+        m("serial", 1, [1.0, 1.01, 0.99]),
+        m("thread", 2, [1.0, 1.02, 0.98]),
+        m("process", 2, [0.60, 0.61, 0.59], startup=0.08),
+        m("interpreter", 2, [0.52, 0.51, 0.53], startup=0.04),
+    ]
+    best, _, verdict, code = decide(ms, 100, "work")
+    assert best == "interpreter x2"
+    assert "starting the interpreters costs 40 ms, which pays off above about 9 items" in verdict
+    assert "processes gave 1.7x (process x2) and cost 80 ms to start" in verdict
+    assert code == 'poolwise.map(work, items, backend="interpreter", workers=2)'
+
+
+def test_a_tie_between_processes_and_interpreters_goes_to_processes() -> None:
+    ms = [
+        m("serial", 1, [1.0, 1.01, 0.99]),
+        m("process", 2, [0.52, 0.53, 0.51]),
+        m("interpreter", 2, [0.515, 0.525, 0.52]),
+    ]
+    best, ties, verdict, _ = decide(ms, 100)
+    assert best == "process x2" and ties == ("interpreter x2",)
+    assert "interpreters gave" in verdict
+
+
+def test_every_verdict_says_when_the_gil_is_off() -> None:
+    little = [m("serial", 1, [0.0002, 0.0003, 0.0002]), m("thread", 2, [0.0001] * 3)]
+    noisy = [
+        m("serial", 1, [1.0, 1.6, 0.6]),
+        m("thread", 2, [0.9, 1.5, 0.5]),
+        m("process", 2, [0.8, 1.4, 0.55]),
+    ]
+    parallel = [m("serial", 1, [1.0, 1.01, 0.99]), m("thread", 2, [0.51, 0.5, 0.52])]
+    for ms in (little, noisy, parallel):
+        _, _, on, _ = decide(ms, 100, gil_enabled=True)
+        _, _, off, _ = decide(ms, 100, gil_enabled=False)
+        assert "GIL is off" not in on
+        assert off.startswith("the GIL is off (a free-threaded build): threads run Python")
+    _, _, off, _ = decide(parallel, 100, gil_enabled=False)
+    assert "threads gave 2.0x (thread x2): with the GIL off they run its Python in parallel" in off

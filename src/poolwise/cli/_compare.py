@@ -28,8 +28,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--backends",
         nargs="+",
-        default=["serial", "thread", "process"],
-        choices=["serial", "thread", "process", "dask"],
+        help="default: serial thread process, and interpreter on Python 3.14+",
+        choices=["serial", "thread", "process", "interpreter", "dask"],
     )
     p.add_argument("--workers", nargs="+", type=int, help="worker counts (default: a ladder)")
     p.add_argument("--sample", type=int, help="use only the first N items")
@@ -50,7 +50,9 @@ def register(sub: Any) -> None:
     r.add_argument("--items-file", required=True, metavar="FILE")
     r.add_argument("--output", required=True, metavar="FILE")
     r.add_argument(
-        "--backend", default="auto", choices=["auto", "serial", "thread", "process", "dask"]
+        "--backend",
+        default="auto",
+        choices=["auto", "serial", "thread", "process", "interpreter", "dask"],
     )
     r.add_argument("--workers", type=int)
     r.add_argument("--timeout", type=float, help="seconds each item may run (then an error line)")

@@ -20,6 +20,8 @@ from typing import Any
 from poolwise import _transport
 from poolwise._cpus import usable_cpus
 from poolwise._executor import Executor
+from poolwise.backends._interpreter import available as interpreters_available
+from poolwise.backends._interpreter import unavailable_message
 from poolwise.comparison._ladder import ladder
 from poolwise.comparison._record import Comparison, Measurement
 from poolwise.comparison._verdict import decide
@@ -30,7 +32,7 @@ from poolwise.measure._stats import checks, summarize
 
 DEFAULT_BUDGET = 20.0  # seconds for a whole default comparison (goal: under 30 s in all,
 # start-ups, warm-ups and the last run of each configuration included, on a busy machine)
-BACKENDS = ("serial", "thread", "process", "dask")
+BACKENDS = ("serial", "thread", "process", "interpreter", "dask")
 TRANSFER_SAMPLE = 20  # items pickled to estimate the bytes and time per task
 RESULT_SAMPLE = 5  # items computed in the parent for their results' size
 
@@ -117,6 +119,12 @@ class _Capture:
             return _Failed(exc)
 
 
+def default_backends() -> tuple[str, ...]:
+    """The backends compared by default: interpreters too where this Python has them."""
+    base = ("serial", "thread", "process")
+    return (*base, "interpreter") if interpreters_available() else base
+
+
 def _start_method(ex: Executor) -> str | None:
     # which start method the pool really used (fork, or forkserver when threads were running)
     used = getattr(getattr(ex, "_backend", None), "start_methods_used", None)
@@ -167,7 +175,7 @@ def compare(
     fn: Callable[[Any], Any],
     items: Iterable[Any],
     *,
-    backends: Sequence[str] = ("serial", "thread", "process"),
+    backends: Sequence[str] | None = None,
     workers: Sequence[int] | None = None,
     sample: int | None = None,
     repeat: int | None = None,
@@ -177,8 +185,9 @@ def compare(
     """Measure ``fn`` over ``items`` under every backend and worker count.
 
     Args:
-        backends: which to try (``"dask"`` too when installed; it starts a local cluster).
-            Serial always runs: it is the baseline of every speed-up.
+        backends: which to try; default serial, thread, process and, on Python 3.14+,
+            interpreter (``"dask"`` too when installed; it starts a local cluster). Serial
+            always runs: it is the baseline of every speed-up.
         workers: worker counts to try for the parallel backends; default a ladder fitted to the
             usable CPUs (1, 2, 4, ... up to 2x the CPUs for processes, 32 for threads).
         sample: use only the first ``sample`` items.
@@ -191,7 +200,8 @@ def compare(
         A frozen Comparison: ``print()`` it, ``to_json()``, ``to_html(path)``.
 
     Raises:
-        ValueError: no items, an unknown backend, a worker count below 1.
+        ValueError: no items, an unknown backend, a worker count below 1, "interpreter"
+            before Python 3.14.
         Exception: whatever ``fn`` raises on the items sampled to measure pickling.
     """
     if not callable(fn):
@@ -206,9 +216,11 @@ def compare(
     cpus = usable_cpus()
     budget = DEFAULT_BUDGET if budget is None else budget
     configs: list[tuple[str, int]] = [("serial", 1)]  # the baseline, measured first
-    for b in backends:
+    for b in default_backends() if backends is None else backends:
         if b not in BACKENDS:
-            raise ValueError(f"unknown backend {b!r}; use serial, thread, process or dask")
+            raise ValueError(f"unknown backend {b!r}; use one of {', '.join(BACKENDS)}")
+        if b == "interpreter" and not interpreters_available():
+            raise ValueError(unavailable_message())
         if b != "serial":
             configs += [(b, w) for w in dict.fromkeys(workers or ladder(b, cpus))]
     transfer = measure_transfer(fn, items)
@@ -265,7 +277,9 @@ def _assemble(
                 peak_rss=r.peak_rss,
                 peak_pss=r.peak_pss,
                 transfer_seconds=(
-                    transfer.seconds * len(items) if r.backend in ("process", "dask") else 0.0
+                    transfer.seconds * len(items)
+                    if r.backend in ("process", "interpreter", "dask")
+                    else 0.0
                 ),
                 errors=r.errors,
             )
