@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 import time
 
 import pytest
@@ -153,3 +155,55 @@ def test_real_tiny_function_stays_serial() -> None:
 def test_empty_input_is_an_error() -> None:
     with pytest.raises(ValueError, match="empty"):
         pw.advise(helpers.double, [])
+
+
+# -- three models: threads, processes, interpreters (3.14); the free-threaded build ----------
+
+
+def _cpu_bound(**kw: object) -> Profile:
+    return profile(0.005, 0.005, 0.95, **kw)  # type: ignore[arg-type]
+
+
+def test_interpreters_win_where_processes_cost_more_to_start() -> None:
+    # spawn: 270 ms for two processes against 140 ms for two interpreters, over 100 items
+    advice = decide(_cpu_bound(), 100, cpus=2, method="spawn", interpreters=True)
+    assert advice.backend == "interpreter"
+    assert any("cannot stop a running task" in r for r in advice.reasons)
+    assert "interpreter x2" in advice.predictions
+
+
+def test_processes_win_a_close_call_with_interpreters() -> None:
+    # fork starts processes in milliseconds: interpreters are not ahead by the margin
+    advice = decide(_cpu_bound(), 100, cpus=2, method="fork", interpreters=True)
+    assert advice.backend == "process"
+    assert "interpreter x2" in advice.predictions
+
+
+def test_interpreters_win_on_big_buffers_a_pipe_would_carry() -> None:
+    big = dataclasses.replace(
+        profile(0.05, 0.05, 0.95, arg_bytes=8e6, serialize=0.008 + 8e6 / 0.6e9),
+        serialize_copied=0.008,
+    )
+    assert decide(big, 64, cpus=2, method="fork", interpreters=True).backend == "interpreter"
+    assert decide(big, 64, cpus=2, method="fork", interpreters=False).backend != "interpreter"
+
+
+def test_interpreters_are_never_advised_without_them_or_for_what_cannot_be_pickled() -> None:
+    assert "interpreter x2" not in decide(_cpu_bound(), 100, cpus=2, interpreters=False).predictions
+    unpicklable = _cpu_bound(picklable=False)
+    advice = decide(unpicklable, 100, cpus=2, method="spawn", interpreters=True)
+    assert advice.backend in ("serial", "thread")
+
+
+def test_free_threaded_build_runs_cpu_bound_python_on_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    p = _cpu_bound(safety="safe")
+    assert decide(p, 1000, cpus=2, method="fork").backend != "thread"  # the GIL serializes
+    monkeypatch.setattr(sys, "_is_gil_enabled", lambda: False, raising=False)
+    advice = decide(p, 1000, cpus=2, method="fork")
+    assert advice.backend == "thread"
+    assert "this Python runs without the GIL: threads run Python code in parallel" in (
+        advice.reasons
+    )
+    assert advice.measured["gil_enabled"] is False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -22,6 +23,9 @@ PROCESS_MARGIN = 0.05
 # that leaves out what processes cost beyond start-up and pickling (their first results, pages)
 PROCESS_MARGIN_MEASURED = 0.15
 SAME = 0.05
+# interpreters must beat processes by this much: as fast, processes can also stop a task
+# (timeout), survive a crash in native code, and load every extension module
+INTERPRETER_MARGIN = 0.15
 ASSUMED_ITEMS = 10_000  # for an input of unknown length
 
 
@@ -56,11 +60,15 @@ def _choose(
 ) -> tuple[tuple[str, int], float]:
     serial = preds[("serial", 1)]
     choice, best = ("serial", 1), serial
-    options = [_fewest(preds, b) for b in ("thread", "process") if b in backends]
+    options = [_fewest(preds, b) for b in ("thread", "process", "interpreter") if b in backends]
     for value, key in options:
         if value < best * (1 - SERIAL_MARGIN) and serial - value > MIN_GAIN and value < best:
             choice, best = key, value
-    if choice[0] == "process" and "thread" in backends:
+    if choice[0] == "interpreter" and "process" in backends:
+        value, key = _fewest(preds, "process")
+        if value <= best * (1 + INTERPRETER_MARGIN):
+            choice, best = key, value  # processes are as good and safer
+    if choice[0] in ("process", "interpreter") and "thread" in backends:
         value, key = _fewest(preds, "thread")
         if value <= best * (1 + margin):
             choice, best = key, value  # threads are as good and cheaper
@@ -75,9 +83,11 @@ def decide(
     method: str = "fork",
     threads: bool = True,
     processes: bool = True,
+    interpreters: bool | None = None,
 ) -> Advice:
     """The advice for ``n`` items (None: an input of unknown length) from a profile (pure: the
-    tests feed it made-up profiles). ``threads``/``processes`` False leave them out."""
+    tests feed it made-up profiles). ``threads``/``processes``/``interpreters`` False leave
+    them out; interpreters are in by default where this Python has them (3.14+)."""
     cpus = cpus or usable_cpus()
     count = n if n is not None else ASSUMED_ITEMS
     allowed = {"serial"}
@@ -85,12 +95,16 @@ def decide(
         allowed.add("thread")
     if processes and p.picklable is not False:
         allowed.add("process")
+    if interpreters is None:
+        interpreters = sys.version_info >= (3, 14)
+    if interpreters and p.picklable is not False:
+        allowed.add("interpreter")
     busy = p.busy_others
     scenarios = [busy]
     if busy < cpus - 0.5:
         scenarios.append(min(cpus - 1.0, busy + 1.0))  # the machine one CPU busier
     table: list[dict[tuple[str, int], float]] = []
-    backends: tuple[str, ...] = ("serial", "thread", "process")
+    backends: tuple[str, ...] = ("serial", "thread", "process", "interpreter")
     for b in scenarios:
         preds: dict[tuple[str, int], float] = {
             (backend, w): predict(p, backend, w, count, cpus, method, b)
@@ -212,6 +226,12 @@ def _reasons(
     best = sorted(preds.items(), key=lambda kv: kv[1])[:3]
     shown = ", ".join(f"{_label(b, w)} {fmt_s(v)}" for (b, w), v in best)
     out.append(f"for {count}, predicted: {shown}")
+    if choice[0] == "interpreter":
+        out.append(
+            "interpreters run it in parallel inside this process (Python 3.14), predicted more "
+            f"than {INTERPRETER_MARGIN:.0%} faster than processes; unlike processes they cannot "
+            "stop a running task (no timeout) and a crash in native code ends the program"
+        )
     if choice[0] == "serial":
         out.append("no parallel configuration is predicted to be 10% faster: keep it serial")
     return out

@@ -9,6 +9,8 @@ CPUs (the OS shares CPUs fairly between runnable threads):
 - serial:    n * t
 - threads:   start(w) + n * max(g * t, c / Pe(w), t / w)       (one GIL: g * t is serialized)
 - processes: start(w) + n * max((c + s') / Pe(w), (c + s' + s) / Pe(max(w, P)), (t + s') / w, s)
+- interpreters (3.14+): the processes' formula, with their own start-up and ``s`` without the
+  pipe (bytes are copied between interpreters in memory)
 
 ``start(w)`` for processes grows with ``B`` (new processes compete for the CPUs too). A thread
 trial at ``k`` threads, when one ran, scales the threads' formula to the time per item it
@@ -28,6 +30,9 @@ PROCESS_PER_TASK = 3e-7  # the process backend's own cost per task, batched
 # Seconds to start a pool of processes and get its first answer: (pool, per worker), by start
 # method; generous, from `make bench`'s fresh-program figures on a 2-core machine.
 STARTUP = {"fork": (0.005, 0.002), "forkserver": (0.06, 0.01), "spawn": (0.15, 0.06)}
+# ...and a pool of interpreters: each imports poolwise and cloudpickle afresh (from `make bench`,
+# bench/interpreters.py: its first result from a new pool of 2)
+INTERPRETER_STARTUP = (0.02, 0.06)
 
 
 def gil_enabled() -> bool:
@@ -41,9 +46,12 @@ def cpus_for(workers: int, cpus: int, busy_others: float) -> float:
 
 
 def startup(method: str, workers: int, busy: float = 0.0) -> float:
-    """Seconds to start ``workers`` processes; new processes compete for the CPUs with the
-    ``busy`` others too (a slow start on a busy machine is what makes a short job lose)."""
-    pool, each = STARTUP.get(method, STARTUP["spawn"])
+    """Seconds to start ``workers`` processes (``method`` "interpreter": interpreters); they
+    compete for the CPUs with the ``busy`` others too (a slow start on a busy machine is what
+    makes a short job lose)."""
+    pool, each = (
+        INTERPRETER_STARTUP if method == "interpreter" else STARTUP.get(method, STARTUP["spawn"])
+    )
     return (pool + each * workers) * (1 + busy)
 
 
@@ -65,7 +73,11 @@ def predict(
             k, seconds = p.trial
             per = seconds * per / per_thread(k)
         return THREAD_START * w + n * per
-    s = p.serialize or 0.0
+    if backend == "interpreter":
+        s = p.serialize_copied if p.serialize_copied is not None else (p.serialize or 0.0)
+        method = "interpreter"
+    else:
+        s = p.serialize or 0.0
     sw = s  # the worker unpickles and pickles what the caller pickles and unpickles
     cw = c + sw
     per = max(
@@ -81,7 +93,7 @@ def ladder(backend: str, cpus: int, items: int | None) -> list[int]:
     """Worker counts worth predicting (no more workers than items)."""
     if backend == "serial":
         return [1]
-    top = 64 if backend == "thread" else 4 * cpus
+    top = 64 if backend == "thread" else 2 * cpus if backend == "interpreter" else 4 * cpus
     out = {cpus}
     k = 2 if backend == "thread" else 1
     while k <= top:

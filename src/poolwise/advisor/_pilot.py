@@ -308,6 +308,7 @@ class Pilot:
             arg_bytes=float(sizes[0]),
             result_bytes=float(sizes[1]),
             serialize=2 * pickling + moved,
+            serialize_copied=2 * pickling + sum(sizes) / COPY,
         )
 
     def _decide(self, it: Iterator[Any], whole: bool = False) -> Advice:

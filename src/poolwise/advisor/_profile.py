@@ -18,6 +18,8 @@ class Profile:
         samples: timed groups behind ``wall``.
         arg_bytes, result_bytes, serialize: pickled sizes, and seconds per item the caller
             would spend pickling and moving them to and from processes (None: not measured).
+        serialize_copied: ``serialize`` with the bytes copied in memory rather than sent
+            through a pipe: what interpreters pay (None: not measured).
         picklable: whether the function and an item pickle (None: not checked).
         safety: ``"unchecked"``, ``"safe"``, ``"unsafe"`` or ``"varies"``; ``safety_note`` the
             numbers behind it.
@@ -34,6 +36,7 @@ class Profile:
     result_bytes: float | None = None
     serialize: float | None = None
     picklable: bool | None = None
+    serialize_copied: float | None = None
     safety: str = UNCHECKED
     safety_note: str = ""
     trial: tuple[int, float] | None = None
