@@ -20,6 +20,7 @@ MODULES: tuple[str, ...] = (
     "core",
     "compare_cost",
     "dask",
+    "interpreters",
     "auto",
     "auto_safety",
     "checks",

@@ -4,8 +4,8 @@ Five measurements, each for ``backend="thread"``, ``"process"`` and ``"interpret
 workers (and the standard library's ``InterpreterPoolExecutor`` where it compares):
 
 - first result from a new pool, in a fresh program (imports done, the clock around the pool);
-- memory per worker: what starting 4 workers adds (the parent's USS, plus each worker
-  process's USS: what the pool costs the machine beyond what is already there);
+- memory per worker: what starting 4 workers adds to the proportional set size (PSS: pages
+  shared by n processes count 1/n in each) of the parent and its worker processes;
 - tiny-task throughput: 100,000 ``x * 2`` through a started pool;
 - 64 x 25 ms of pure Python: parallel efficiency (serial / (2 x time)), aim 0.9 or better;
 - 32 x 8 MB ``bytes`` arguments, each read in full by the task: what moving big buffers costs.
@@ -80,8 +80,7 @@ FIRST = {
     "poolwise.map([x], process)": "poolwise.map(abs, [-1], backend='process', workers=2)",
     "poolwise.map([x], interpreter)": "poolwise.map(abs, [-1], backend='interpreter', workers=2)",
     "cf.InterpreterPoolExecutor": (
-        "with concurrent.futures.InterpreterPoolExecutor(2) as ex:\n"
-        "    ex.submit(abs, -1).result()"
+        "with concurrent.futures.InterpreterPoolExecutor(2) as ex:\n    ex.submit(abs, -1).result()"
     ),
 }
 
@@ -115,13 +114,13 @@ def first_result(repeat: int) -> list[dict[str, Any]]:
 MEMORY = """
 import json, poolwise, psutil
 me = psutil.Process()
-def uss(p):
-    return p.memory_full_info().uss
-base = uss(me)
+def pss(p):
+    return p.memory_full_info().pss
+base = pss(me)
 with poolwise.Executor(backend={backend!r}, workers=4) as ex:
     ex.start()
     ex.submit(abs, -1).result()
-    total = uss(me) - base + sum(uss(psutil.Process(pid)) for pid in ex.worker_pids())
+    total = pss(me) - base + sum(pss(psutil.Process(pid)) for pid in ex.worker_pids())
 print(json.dumps(total / 4))
 """
 
@@ -140,7 +139,7 @@ def memory(repeat: int) -> list[dict[str, Any]]:
             sizes.append(float(out))
         rows.append(
             {
-                "benchmark": "memory per worker (USS, 4 workers)",
+                "benchmark": "memory per worker (PSS, 4 workers)",
                 "runner": backend,
                 "MB": statistics.median(sizes) / 1e6,
             }
@@ -162,9 +161,7 @@ def throughput(repeat: int) -> list[dict[str, Any]]:
             ex.start()
             list(ex.map(tiny, range(100)))
             t = statistics.median(_timed(lambda: list(ex.map(tiny, items))) for _ in range(repeat))
-        rows.append(
-            {"benchmark": "100,000 tiny tasks", "runner": backend, "tasks_per_s": 1e5 / t}
-        )
+        rows.append({"benchmark": "100,000 tiny tasks", "runner": backend, "tasks_per_s": 1e5 / t})
     return rows
 
 

@@ -5,7 +5,6 @@ This module only re-exports the public API from private modules.
 
 import typing
 
-from poolwise._api import imap, map
 from poolwise._cpus import usable_cpus
 from poolwise._errors import (
     Failure,
@@ -20,12 +19,18 @@ from poolwise._errors import (
     WorkerCrashed,
     WorkerInitError,
 )
-from poolwise._executor import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from poolwise._version import __version__
 
 if typing.TYPE_CHECKING:
     from concurrent.futures.process import _RemoteTraceback as RemoteTraceback
 
+    from poolwise._api import imap, map
+    from poolwise._executor import (
+        Executor,
+        InterpreterPoolExecutor,
+        ProcessPoolExecutor,
+        ThreadPoolExecutor,
+    )
     from poolwise.advisor._advice import Advice
     from poolwise.advisor._advise import advise
     from poolwise.advisor._memory import forget, remembered
@@ -35,9 +40,16 @@ if typing.TYPE_CHECKING:
     from poolwise.comparison._record import Comparison, Measurement
     from poolwise.comparison._run import compare
 
-# Measuring, advising and checking load on first use, so that `import poolwise` costs what
-# running work needs and no more (statistics, the lock tracker... add tens of milliseconds).
+# Everything but the exceptions loads on first use, so that `import poolwise` costs what running
+# work needs and no more (statistics, the lock tracker... add tens of milliseconds), and a worker
+# interpreter, which imports poolwise.backends and so this module, pays for none of it.
 _LAZY = {
+    "map": "poolwise._api",
+    "imap": "poolwise._api",
+    "Executor": "poolwise._executor",
+    "ThreadPoolExecutor": "poolwise._executor",
+    "ProcessPoolExecutor": "poolwise._executor",
+    "InterpreterPoolExecutor": "poolwise._executor",
     # the standard library's class (see _errors.remote_traceback): it loads multiprocessing
     "RemoteTraceback": "concurrent.futures.process:_RemoteTraceback",
     "Advice": "poolwise.advisor._advice",
@@ -57,10 +69,13 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> object:
+    import importlib.util  # (only for the lazy names: `import poolwise` stays light)
+
     module = _LAZY.get(name)
     if module is None:
+        if name.startswith("_") and importlib.util.find_spec(f"poolwise.{name}") is not None:
+            return importlib.import_module(f"poolwise.{name}")  # a private module, by name
         raise AttributeError(f"module 'poolwise' has no attribute {name!r}")
-    import importlib  # (only for the lazy names: `import poolwise` stays light)
 
     module, _, attribute = module.partition(":")
     value = getattr(importlib.import_module(module), attribute or name)
@@ -78,6 +93,7 @@ __all__ = [
     "Executor",
     "Failure",
     "FallbackWarning",
+    "InterpreterPoolExecutor",
     "LockOrderGraph",
     "Measurement",
     "PicklingError",

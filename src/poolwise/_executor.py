@@ -448,3 +448,32 @@ class ProcessPoolExecutor(Executor):
         from poolwise.backends._start import choose_start_method  # (light; on use)
 
         return multiprocessing.get_context(choose_start_method(self._opts.start_method))
+
+
+class InterpreterPoolExecutor(Executor):
+    """Drop-in for ``concurrent.futures.InterpreterPoolExecutor`` (Python 3.14+): each worker
+    thread runs its own interpreter; functions and arguments cross pickled (cloudpickle for
+    the function, so lambdas and closures work), with poolwise's batching in ``map``.
+
+    Raises:
+        ValueError: before Python 3.14.
+    """
+
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        thread_name_prefix: str = "",
+        initializer: Callable[..., Any] | None = None,
+        initargs: tuple[Any, ...] = (),
+        **options: Any,
+    ) -> None:
+        _check_max_workers(max_workers)
+        super().__init__(
+            "interpreter",
+            max_workers,
+            initializer=initializer,
+            initargs=initargs,
+            thread_name_prefix=thread_name_prefix or f"InterpreterPoolExecutor-{next(_pools)}",
+            **options,
+        )
+        self._dropin = True

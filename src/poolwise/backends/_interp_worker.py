@@ -55,7 +55,7 @@ def initialize(blob: bytes) -> bytes | None:
     return None
 
 
-def run_batch(key: int, job: bytes | None, items: bytes, count: int) -> bytes:
+def run_batch(key: int, job: bytes | None, items: bytes | memoryview, count: int) -> bytes:
     """The batch's ``(values, errors, elapsed)`` pickled for the parent (see ``_core``).
 
     ``job`` is the pickled ``(fn, mode, timed)`` the first time this interpreter sees ``key``;

@@ -212,7 +212,8 @@ class InterpreterBackend(Backend):
         key = batch.job.id
         blob = None if key in known else sent.blob
         try:
-            payload = interp.call(w.run_batch, key, blob, sent.items, len(batch))
+            # a memoryview crosses without a copy (bytes would be copied into the interpreter)
+            payload = interp.call(w.run_batch, key, blob, memoryview(sent.items), len(batch))
         except Exception as exc:  # (poolwise's own side failed: say so, run the rest)
             reason = f"{type(exc).__name__}: {exc}"
             return fail_or_split(batch, lambda: RemoteError(f"worker interpreter: {reason}"))
