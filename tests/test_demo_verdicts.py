@@ -20,6 +20,21 @@ S5 = {"big": "10 MB", "thread_ms": 0.01}
 S6 = {"n": 8, "thread_ms": 1.0, "proc_ms": 60.0}
 S7 = {"n": 10, "code": -11, "error": ""}
 CHECKS_OK = {"plain": "found", "dict": "found", "locked": "missed"}
+S10 = {
+    "available": True,
+    "python": "3.14",
+    "cpus": 2,
+    "gil": True,
+    "thread": 1.0,
+    "proc": 1.9,
+    "first_thread_ms": 1.0,
+    "first_proc_ms": 12.0,
+    "first_interp_ms": 140.0,
+    "big": "10 MB",
+    "move_thread_ms": 0.01,
+    "move_proc_ms": 15.0,
+    "move_interp_ms": 6.0,
+}
 S8 = {"total": 160, "dict_lost": 40, "locked_lost": 0, "parent": 0, "gil": True}
 
 
@@ -39,6 +54,7 @@ def _s8(**over: Any) -> dict[str, Any]:
         ("s2", {**S2, "proc": 3.5, "thread": 2.0}, ["v2_threads"]),
         ("s2", {**S2, "proc": 3.5, "thread": 3.2, "gil": False}, ["v2_free"]),
         ("s2", {**S2, "proc": 1.0, "thread": 1.0, "cpus": 1}, ["v2_one_cpu"]),
+        ("s2", {**S2, "proc": 1.9, "thread": 1.1, "gil": False}, ["v2_free_not"]),
         # 3. waits overlap on threads
         ("s3", {**S3, "best_thread": 12.0}, ["v3", "v3_overlap"]),
         ("s3", {**S3, "best_thread": 3.0, "tw": 4}, ["v3"]),
@@ -79,6 +95,18 @@ def _s8(**over: Any) -> dict[str, Any]:
             _s8(checks={"plain": "found", "dict": "failed: KeyError: 'x'", "locked": "missed"}),
             ["v8_lost", "v8_lucky", "v8_failed:dict", "v8_procs"],
         ),
+        # 10. interpreters: parallel inside one process; their start-up and data, either way
+        (
+            "s10",
+            {**S10, "interp": 1.9, "start_ratio": 11.7, "move_ratio": 2.5},
+            ["v11", "v11_start_dearer", "v11_data"],
+        ),
+        (
+            "s10",
+            {**S10, "interp": 1.1, "start_ratio": 0.8, "move_ratio": 1.1},
+            ["v11_not", "v11_start_cheaper", "v11_data_not"],
+        ),
+        ("s10", {"available": False, "python": "3.11"}, ["v11_absent"]),
         # 9. lock_order finds the inversion
         ("s9", {"status": "found", "error": ""}, ["v9"]),
         ("s9", {"status": "missed", "error": ""}, ["v9_missed"]),
@@ -116,6 +144,7 @@ NUMBERS = {
     "s5": {**S5, "proc_ms": 9.0, "ratio": 900.0},
     "s7": {**S7, "ok": 9, "failed": 1, "thread_survived": False},
     "s8": _s8(),
+    "s10": {**S10, "interp": 1.9, "start_ratio": 11.7, "move_ratio": 2.5},
 }
 
 
@@ -125,6 +154,7 @@ NUMBERS = {
         ("s2", {}, "g_cpu"),
         ("s2", {"proc": 1.0}, "g_cpu_none"),
         ("s2", {"thread": 3.0, "gil": False}, "g_cpu_free"),
+        ("s2", {"thread": 1.1, "gil": False}, "g_cpu_free_not"),
         ("s3", {}, "g_io"),
         ("s3", {"best_thread": 1.2}, "g_io_none"),
         ("s4", {}, "g_native"),
@@ -136,6 +166,10 @@ NUMBERS = {
         ("s7", {"failed": 4, "ok": 6}, "g_crash_unclear"),
         ("s8", {}, "g_shared"),
         ("s8", {"checks": {**CHECKS_OK, "locked": "found"}}, "g_shared_unclear"),
+        ("s10", {}, "g_interp_data"),
+        ("s10", {"move_ratio": 1.1}, "g_interp"),
+        ("s10", {"interp": 1.1}, "g_interp_none"),
+        ("s10", {"available": False}, "g_interp_absent"),
     ],
 )
 def test_each_recommendation_follows_its_section(
@@ -144,7 +178,7 @@ def test_each_recommendation_follows_its_section(
     numbers = {**NUMBERS, section: {**NUMBERS[section], **over}}
     keys = dict((sec, k) for k, sec in guide_keys(numbers))
     assert keys[section] == want
-    assert len(guide(numbers, "ko")) == len(guide(numbers, "en")) == 7
+    assert len(guide(numbers, "ko")) == len(guide(numbers, "en")) == 8
 
 
 def _fields(template: str) -> set[str]:

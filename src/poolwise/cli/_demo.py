@@ -73,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
         if sec.claim:
             console.print(f"[dim]{sec.claim}[/]")
         console.print(table)
-        if sec.key != "s10":
+        if sec.key != "s11":
             console.print(f"[bold]→[/] {sec.verdict}\n")
 
     sections = run_all(scale, args.lang, show)

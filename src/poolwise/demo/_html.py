@@ -24,7 +24,7 @@ def render(sections: Sequence[Section], *, lang: str, machine: dict[str, object]
         parts.append(f'<section id="{sec.key}"><h2>{html.escape(sec.title)}</h2>')
         if sec.claim:
             parts.append(f'<p class="claim">{html.escape(sec.claim)}</p>')
-        if sec.key == "s10":
+        if sec.key == "s11":
             items = "".join(f"<li>{html.escape(r[0])}</li>" for r in sec.rows)
             parts.append(f'<ul class="guide">{items}</ul></section>')
             continue

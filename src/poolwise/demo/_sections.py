@@ -556,11 +556,98 @@ def deadlocks(s: Scale, lang: str) -> Section:
     )
 
 
-def guide(sections: dict[str, Section], lang: str) -> Section:
-    lines = guide_lines({k: v.numbers for k, v in sections.items()}, lang)
+def _first_result_ms(backend: str, repeat: int) -> float:
+    """Milliseconds from a new pool of 2 to its first result (median of ``repeat``)."""
+
+    def run() -> None:
+        with Executor(backend=backend, workers=2) as ex:
+            ex.submit(wl.echo, 1).result()
+
+    run()  # (the first pool of each kind pays for imports a program pays once)
+    return _median_time(run, repeat) * 1e3
+
+
+def interpreters(s: Scale, lang: str) -> Section:
+    """The seed's question asked of all three models, where this Python has the third
+    (3.14's subinterpreters); before 3.14, what it would add, without numbers."""
+    version = ".".join(map(str, sys.version_info[:2]))
+    if sys.version_info < (3, 14):
+        nums: dict[str, Any] = {"available": False, "python": version}
+        return Section(
+            "s10", t("s10", lang), t("c10", lang), (), (), verdict("s10", nums, lang), None, nums
+        )
+    cpus = usable_cpus()
+    items = [wl.calibrate(0.02)] * _n(8 * cpus, s)
+    configs = [("serial", 1), ("thread", cpus), ("process", cpus), ("interpreter", cpus)]
+    times = _speedups(wl.cpu_bound, items, configs, s)
+    serial = times[("serial", 1)]
+    payload = [bytes(s.big)] * 8
+    moved: dict[str, float] = {}
+    first: dict[str, float] = {}
+    for backend in ("thread", "process", "interpreter"):
+        first[backend] = _first_result_ms(backend, max(3, s.repeat))
+        with Executor(backend=backend, workers=2) as ex:
+            ex.start()
+
+            def roundtrip(ex: Executor = ex) -> None:
+                list(ex.map(wl.echo, payload))
+
+            moved[backend] = _median_time(roundtrip, s.repeat) / len(payload) * 1e3
+    speed = {b: serial / times[(b, cpus)] for b in ("thread", "process", "interpreter")}
+    nums = {
+        "available": True,
+        "python": version,
+        "cpus": cpus,
+        "gil": _gil(),
+        "thread": speed["thread"],
+        "proc": speed["process"],
+        "interp": speed["interpreter"],
+        "first_thread_ms": first["thread"],
+        "first_proc_ms": first["process"],
+        "first_interp_ms": first["interpreter"],
+        "start_ratio": first["interpreter"] / max(first["process"], 1e-9),
+        "big": _size(s.big),
+        "move_proc_ms": moved["process"],
+        "move_interp_ms": moved["interpreter"],
+        "move_thread_ms": moved["thread"],
+        "move_ratio": moved["process"] / max(moved["interpreter"], 1e-9),
+    }
+    names = {"thread": "threads", "process": "processes", "interpreter": "interpreters"}
+    rows = tuple(
+        (
+            t(names[b], lang),
+            f"{speed[b]:.2f}x",
+            f"{first[b]:.1f}",
+            f"{moved[b]:.2f}",
+        )
+        for b in ("thread", "process", "interpreter")
+    )
     return Section(
         "s10",
         t("s10", lang),
+        t("c10", lang),
+        (
+            t("col_backend", lang),
+            t("col_speedup", lang),
+            t("col_first_ms", lang),
+            t("col_move_ms", lang, size=_size(s.big)),
+        ),
+        rows,
+        verdict("s10", nums, lang),
+        Chart(
+            t("chart_speedup", lang),
+            tuple(t(names[b], lang) for b in ("thread", "process", "interpreter")),
+            ((t("col_speedup", lang), tuple(speed.values())),),
+        ),
+        nums,
+    )
+
+
+def guide(sections: dict[str, Section], lang: str) -> Section:
+    lines = guide_lines({k: v.numbers for k, v in sections.items()}, lang)
+    return Section(
+        "s11",
+        t("s11", lang),
         "",
         (t("col_guide", lang),),
         tuple((x,) for x in lines),
@@ -586,6 +673,7 @@ SECTIONS: tuple[Callable[[Scale, str], Section], ...] = (
     crash_isolation,
     races,
     deadlocks,
+    interpreters,
 )
 
 

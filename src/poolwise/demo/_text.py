@@ -36,7 +36,11 @@ TEXT: dict[str, dict[str, str]] = {
     "s7": {"en": "7. Crash isolation", "ko": "7. 장애 격리"},
     "s8": {"en": "8. Race conditions", "ko": "8. 경쟁 상태"},
     "s9": {"en": "9. Deadlocks", "ko": "9. 교착 상태"},
-    "s10": {"en": "10. What to choose, from these numbers", "ko": "10. 이 숫자로 본 선택 기준"},
+    "s10": {
+        "en": "10. The third answer: subinterpreters (Python 3.14)",
+        "ko": "10. 세 번째 답: 서브인터프리터 (파이썬 3.14)",
+    },
+    "s11": {"en": "11. What to choose, from these numbers", "ko": "11. 이 숫자로 본 선택 기준"},
     # claims being tested
     "c1": {
         "en": "Claim: processes cost more to create and manage than threads.",
@@ -73,6 +77,12 @@ TEXT: dict[str, dict[str, str]] = {
     "c9": {
         "en": "Claim: locks taken in different orders can deadlock.",
         "ko": "주장: 서로 다른 순서로 잡은 락은 교착 상태를 일으킬 수 있다.",
+    },
+    "c10": {
+        "en": "Claim: interpreters of their own (one GIL each) run Python in parallel inside one "
+        "process, and move data more cheaply than processes.",
+        "ko": "주장: 각자 GIL을 가진 인터프리터는 한 프로세스 안에서 파이썬을 병렬로 실행하고, "
+        "프로세스보다 데이터를 싸게 옮긴다.",
     },
     # column headers, row labels, chart labels
     "col_workers": {"en": "workers", "ko": "작업자"},
@@ -133,6 +143,10 @@ TEXT: dict[str, dict[str, str]] = {
         "ko": "스레드 1: A 다음 B, 스레드 2: B 다음 A (차례로)",
     },
     "col_guide": {"en": "guide", "ko": "안내"},
+    "interpreters": {"en": "interpreters", "ko": "인터프리터"},
+    "interpreter": {"en": "interpreter", "ko": "인터프리터"},
+    "col_first_ms": {"en": "first result (ms)", "ko": "첫 결과 (ms)"},
+    "col_move_ms": {"en": "{size} item (ms)", "ko": "{size} 항목당 (ms)"},
     "dash": {"en": "-", "ko": "-"},
     # cells of a check's result
     "yes": {"en": "found", "ko": "발견"},

@@ -56,6 +56,66 @@ V: dict[str, dict[str, str]] = {
         "{cpus}개를 쓰지 못했다. 그럴 법한 이유: 다른 프로그램이 CPU를 쓰고 있었거나, 작업이 "
         "너무 짧아 프로세스 비용을 감당하지 못했다.",
     },
+    "v2_free_not": {
+        "en": "This Python runs without the GIL, yet threads ran only {thread:.1f}x as fast as "
+        "serial (processes {proc:.1f}x). Likely reason: other programs kept the CPUs busy, or "
+        "the threads contended for shared objects.",
+        "ko": "이 파이썬은 GIL 없이 실행되지만 스레드는 순차 실행보다 {thread:.1f}배 (프로세스 "
+        "{proc:.1f}배)에 그쳤다. 그럴 법한 이유: 다른 프로그램이 CPU를 쓰고 있었거나, 스레드가 "
+        "공유 객체를 두고 다퉜다.",
+    },
+    "v11_absent": {
+        "en": "Not measured: this is Python {python}. Python 3.14 adds a third model: "
+        "subinterpreters (concurrent.interpreters), each with its own GIL, run Python in "
+        'parallel inside one process; poolwise runs them with backend="interpreter". Run the '
+        "demo on 3.14 to measure them beside threads and processes.",
+        "ko": "측정하지 않음: 이 파이썬은 {python}이다. 파이썬 3.14는 세 번째 방식을 더한다. 각자 "
+        "GIL을 가진 서브인터프리터(concurrent.interpreters)가 한 프로세스 안에서 파이썬을 병렬로 "
+        '실행한다. poolwise는 backend="interpreter"로 쓴다. 3.14에서 데모를 실행하면 스레드, '
+        "프로세스와 나란히 측정한다.",
+    },
+    "v11": {
+        "en": "Interpreters ran CPU-bound Python {interp:.1f}x as fast as serial, processes "
+        "{proc:.1f}x, threads {thread:.1f}x: each interpreter has a GIL of its own, so they "
+        "used the {cpus} CPUs inside one process.",
+        "ko": "인터프리터는 CPU 작업을 순차 실행보다 {interp:.1f}배, 프로세스는 {proc:.1f}배, "
+        "스레드는 {thread:.1f}배 빠르게 실행했다. 인터프리터마다 GIL이 따로 있어 한 프로세스 "
+        "안에서 CPU {cpus}개를 썼다.",
+    },
+    "v11_not": {
+        "en": "Interpreters ran CPU-bound Python only {interp:.1f}x as fast as serial "
+        "(processes {proc:.1f}x, threads {thread:.1f}x): not in parallel here. Likely reason: "
+        "other programs kept the CPUs busy, or the tasks were too short to pay for the pool.",
+        "ko": "인터프리터는 CPU 작업을 순차 실행보다 {interp:.1f}배 (프로세스 {proc:.1f}배, "
+        "스레드 {thread:.1f}배)에 그쳐 여기서는 병렬로 실행되지 않았다. 그럴 법한 이유: 다른 "
+        "프로그램이 CPU를 쓰고 있었거나, 작업이 너무 짧아 풀 비용을 감당하지 못했다.",
+    },
+    "v11_start_dearer": {
+        "en": "A new pool of 2 interpreters gave its first result in {first_interp_ms:.0f} ms, "
+        "{start_ratio:.1f}x the {first_proc_ms:.0f} ms of processes: each interpreter imports "
+        "its modules afresh, where a forked process inherits them.",
+        "ko": "인터프리터 2개짜리 새 풀은 {first_interp_ms:.0f} ms 만에 첫 결과를 냈다. "
+        "프로세스({first_proc_ms:.0f} ms)의 {start_ratio:.1f}배: 인터프리터는 모듈을 새로 "
+        "불러오지만, fork한 프로세스는 물려받는다.",
+    },
+    "v11_start_cheaper": {
+        "en": "A new pool of 2 interpreters gave its first result in {first_interp_ms:.0f} ms, "
+        "processes in {first_proc_ms:.0f} ms.",
+        "ko": "인터프리터 2개짜리 새 풀은 {first_interp_ms:.0f} ms, 프로세스는 "
+        "{first_proc_ms:.0f} ms 만에 첫 결과를 냈다.",
+    },
+    "v11_data": {
+        "en": "Moving a {big} item cost {move_interp_ms:.1f} ms to interpreters against "
+        "{move_proc_ms:.1f} ms to processes ({move_ratio:.1f}x): no pipe, one process.",
+        "ko": "{big} 항목 하나를 옮기는 데 인터프리터는 {move_interp_ms:.1f} ms, 프로세스는 "
+        "{move_proc_ms:.1f} ms ({move_ratio:.1f}배): 파이프 없이 한 프로세스 안이다.",
+    },
+    "v11_data_not": {
+        "en": "Moving a {big} item cost {move_interp_ms:.1f} ms to interpreters and "
+        "{move_proc_ms:.1f} ms to processes: no clear saving here.",
+        "ko": "{big} 항목 하나를 옮기는 데 인터프리터는 {move_interp_ms:.1f} ms, 프로세스는 "
+        "{move_proc_ms:.1f} ms: 여기서는 뚜렷한 차이가 없었다.",
+    },
     "v2_threads": {
         "en": "Threads ran {thread:.1f}x as fast as serial although the GIL is on (processes "
         "{proc:.1f}x): unexpected for pure Python. Likely reason: noise in a short "
@@ -218,6 +278,13 @@ G: dict[str, dict[str, str]] = {
         "en": "Pure-Python computing on this GIL-free Python: threads ({thread:.1f}x here).",
         "ko": "GIL 없는 이 파이썬에서 순수 파이썬 계산: 스레드 (여기서 {thread:.1f}배).",
     },
+    "g_cpu_free_not": {
+        "en": "Pure-Python computing on this GIL-free Python: threads can run it in parallel, "
+        "but gave {thread:.1f}x here (processes {proc:.1f}x): measure on the machine that will "
+        "run it.",
+        "ko": "GIL 없는 이 파이썬에서 순수 파이썬 계산: 스레드로 병렬 실행이 가능하지만 여기서는 "
+        "{thread:.1f}배 (프로세스 {proc:.1f}배)였다. 실제로 돌릴 컴퓨터에서 측정하라.",
+    },
     "g_cpu_none": {
         "en": "Pure-Python computing: neither scaled here (processes {proc:.1f}x, threads "
         "{thread:.1f}x): measure on the machine that will run it.",
@@ -279,6 +346,34 @@ G: dict[str, dict[str, str]] = {
         "ko": "스레드의 공유 가변 상태: 락을 걸어라. 여기서는 check_races가 제대로 동작하지 "
         "않았다 (8절을 보라).",
     },
+    "g_interp": {
+        "en": 'CPU-bound Python inside one process: interpreters (backend="interpreter", '
+        "{interp:.1f}x here). Keep processes ({proc:.1f}x) where a task needs a timeout, may "
+        "crash, or imports an extension that refuses subinterpreters (numpy, for one).",
+        "ko": '한 프로세스 안의 CPU 작업: 인터프리터 (backend="interpreter", 여기서 '
+        "{interp:.1f}배). 작업에 시간 제한이 필요하거나, 죽을 수 있거나, 서브인터프리터를 "
+        "거부하는 확장 모듈(numpy 등)을 쓰면 프로세스({proc:.1f}배)를 유지하라.",
+    },
+    "g_interp_data": {
+        "en": 'CPU-bound Python on big arguments: interpreters (backend="interpreter") ran '
+        "it {interp:.1f}x and moved a {big} item {move_ratio:.1f}x more cheaply than "
+        "processes. Keep processes where a task needs a timeout, may crash, or imports numpy.",
+        "ko": '큰 인자를 받는 CPU 작업: 인터프리터 (backend="interpreter")가 {interp:.1f}배로 '
+        "실행했고 {big} 항목을 프로세스보다 {move_ratio:.1f}배 싸게 옮겼다. 시간 제한, 장애 격리, "
+        "numpy가 필요하면 프로세스를 유지하라.",
+    },
+    "g_interp_none": {
+        "en": "Interpreters did not run in parallel here ({interp:.1f}x): measure them on a "
+        "quieter machine before choosing them.",
+        "ko": "여기서는 인터프리터가 병렬로 실행되지 않았다 ({interp:.1f}배): 선택하기 전에 "
+        "한가한 컴퓨터에서 다시 측정하라.",
+    },
+    "g_interp_absent": {
+        "en": 'On Python 3.14, subinterpreters add a third answer (backend="interpreter"): '
+        "parallel Python inside one process; this Python ({python}) does not have them.",
+        "ko": '파이썬 3.14에서는 서브인터프리터가 세 번째 답이 된다 (backend="interpreter"): '
+        "한 프로세스 안의 병렬 파이썬. 이 파이썬({python})에는 없다.",
+    },
     "g_auto": {
         "en": "Not sure? poolwise.map(fn, items) measures your function and picks for you.",
         "ko": "잘 모르겠다면? poolwise.map(fn, items)가 함수를 측정해 대신 골라 준다.",
@@ -293,8 +388,8 @@ def choose(key: str, n: dict[str, Any]) -> list[str]:
     if key == "s2":
         if n["cpus"] < 2:
             return ["v2_one_cpu"]
-        if not n["gil"] and n["thread"] >= SCALES:
-            return ["v2_free"]
+        if not n["gil"]:
+            return ["v2_free" if n["thread"] >= SCALES else "v2_free_not"]
         if n["proc"] < SCALES:
             return ["v2_no_proc"]
         return ["v2_threads" if n["thread"] >= SCALES else "v2"]
@@ -318,6 +413,14 @@ def choose(key: str, n: dict[str, Any]) -> list[str]:
         ]
     if key == "s8":
         return _choose_races(n)
+    if key == "s10":
+        if not n["available"]:
+            return ["v11_absent"]
+        return [
+            "v11" if n["interp"] >= SCALES else "v11_not",
+            "v11_start_dearer" if n["start_ratio"] >= COSTLIER else "v11_start_cheaper",
+            "v11_data" if n["move_ratio"] >= COSTLIER else "v11_data_not",
+        ]
     if key == "s9":
         return {"found": ["v9"], "missed": ["v9_missed"]}.get(n["status"], ["v9_failed"])
     raise KeyError(key)
@@ -363,8 +466,8 @@ def guide_keys(n: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
     keys = []
     if "s2" in n:
         s = n["s2"]
-        if s["cpus"] >= 2 and not s["gil"] and s["thread"] >= SCALES:
-            keys.append(("g_cpu_free", "s2"))
+        if s["cpus"] >= 2 and not s["gil"]:
+            keys.append(("g_cpu_free" if s["thread"] >= SCALES else "g_cpu_free_not", "s2"))
         else:
             keys.append(("g_cpu" if s["proc"] >= SCALES else "g_cpu_none", "s2"))
     if "s3" in n:
@@ -383,6 +486,14 @@ def guide_keys(n: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
         keys.append(
             ("g_shared" if "v8_checks" in choose("s8", n["s8"]) else "g_shared_unclear", "s8")
         )
+    if "s10" in n:
+        s = n["s10"]
+        if not s["available"]:
+            keys.append(("g_interp_absent", "s10"))
+        elif s["interp"] < SCALES:
+            keys.append(("g_interp_none", "s10"))
+        else:
+            keys.append(("g_interp_data" if s["move_ratio"] >= COSTLIER else "g_interp", "s10"))
     keys.append(("g_auto", ""))
     return keys
 
