@@ -30,6 +30,7 @@ S10 = {
     "first_thread_ms": 1.0,
     "first_proc_ms": 12.0,
     "first_interp_ms": 140.0,
+    "method": "fork",
     "big": "10 MB",
     "move_thread_ms": 0.01,
     "move_proc_ms": 15.0,

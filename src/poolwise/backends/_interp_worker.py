@@ -55,8 +55,9 @@ def initialize(blob: bytes) -> bytes | None:
     return None
 
 
-def run_batch(key: int, job: bytes | None, items: bytes | memoryview, count: int) -> bytes:
-    """The batch's ``(values, errors, elapsed)`` pickled for the parent (see ``_core``).
+def run_batch(key: int, job: bytes | None, items: bytes | memoryview, count: int) -> memoryview:
+    """The batch's ``(values, errors, elapsed)`` pickled for the parent (see ``_core``), as a
+    memoryview: it crosses without a copy (the parent releases it once it has unpickled it).
 
     ``job`` is the pickled ``(fn, mode, timed)`` the first time this interpreter sees ``key``;
     ``items`` the batch's ``count`` items, pickled. A function or items that cannot be
@@ -70,10 +71,10 @@ def run_batch(key: int, job: bytes | None, items: bytes | memoryview, count: int
 
         err = PicklingError(f"cannot unpickle the items in a worker interpreter: {explain(exc)}")
         packed = pack_error(err)
-        return dump_results([None] * count, dict.fromkeys(range(count), packed), 0.0)
+        return memoryview(dump_results([None] * count, dict.fromkeys(range(count), packed), 0.0))
     t0 = time.perf_counter()
     values, errors = run_fast(fn, batch, pack_error)
-    return dump_results(values, errors, time.perf_counter() - t0)
+    return memoryview(dump_results(values, errors, time.perf_counter() - t0))
 
 
 def drop(keys: tuple[int, ...]) -> None:

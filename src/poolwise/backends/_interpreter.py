@@ -218,7 +218,10 @@ class InterpreterBackend(Backend):
             reason = f"{type(exc).__name__}: {exc}"
             return fail_or_split(batch, lambda: RemoteError(f"worker interpreter: {reason}"))
         known.add(key)
-        return result_outcome(batch, payload)
+        try:
+            return result_outcome(batch, payload)
+        finally:
+            payload.release()  # (the buffer is the interpreter's: let it go before it closes)
 
     # -- the driver's side --------------------------------------------------------------------
 

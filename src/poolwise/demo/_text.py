@@ -145,8 +145,9 @@ TEXT: dict[str, dict[str, str]] = {
     "col_guide": {"en": "guide", "ko": "안내"},
     "interpreters": {"en": "interpreters", "ko": "인터프리터"},
     "interpreter": {"en": "interpreter", "ko": "인터프리터"},
+    "col_speedup_started": {"en": "speed-up (started pool)", "ko": "속도 향상 (시작된 풀)"},
     "col_first_ms": {"en": "first result (ms)", "ko": "첫 결과 (ms)"},
-    "col_move_ms": {"en": "{size} item (ms)", "ko": "{size} 항목당 (ms)"},
+    "col_move_ms": {"en": "{size} item, there and back (ms)", "ko": "{size} 항목 왕복 (ms)"},
     "dash": {"en": "-", "ko": "-"},
     # cells of a check's result
     "yes": {"en": "found", "ko": "발견"},

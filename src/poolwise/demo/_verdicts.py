@@ -92,16 +92,16 @@ V: dict[str, dict[str, str]] = {
     },
     "v11_start_dearer": {
         "en": "A new pool of 2 interpreters gave its first result in {first_interp_ms:.0f} ms, "
-        "{start_ratio:.1f}x the {first_proc_ms:.0f} ms of processes: each interpreter imports "
-        "its modules afresh, where a forked process inherits them.",
+        "{start_ratio:.1f}x the {first_proc_ms:.0f} ms of processes ({method}): each "
+        "interpreter imports its modules afresh.",
         "ko": "인터프리터 2개짜리 새 풀은 {first_interp_ms:.0f} ms 만에 첫 결과를 냈다. "
-        "프로세스({first_proc_ms:.0f} ms)의 {start_ratio:.1f}배: 인터프리터는 모듈을 새로 "
-        "불러오지만, fork한 프로세스는 물려받는다.",
+        "프로세스({method}, {first_proc_ms:.0f} ms)의 {start_ratio:.1f}배: 인터프리터는 모듈을 "
+        "각자 새로 불러온다.",
     },
     "v11_start_cheaper": {
         "en": "A new pool of 2 interpreters gave its first result in {first_interp_ms:.0f} ms, "
-        "processes in {first_proc_ms:.0f} ms.",
-        "ko": "인터프리터 2개짜리 새 풀은 {first_interp_ms:.0f} ms, 프로세스는 "
+        "processes ({method}) in {first_proc_ms:.0f} ms.",
+        "ko": "인터프리터 2개짜리 새 풀은 {first_interp_ms:.0f} ms, 프로세스({method})는 "
         "{first_proc_ms:.0f} ms 만에 첫 결과를 냈다.",
     },
     "v11_data": {
