@@ -128,3 +128,11 @@ class RefusesSubinterpreters:
 def lock_or_value(x: int) -> Any:
     """Item 1's result is a lock, which cannot be pickled back."""
     return threading.Lock() if x == 1 else x
+
+
+def burn(x: int) -> int:
+    """About 2 ms of pure Python (holds the GIL)."""
+    total = 0
+    for i in range(40_000):
+        total += i % 7
+    return total + x

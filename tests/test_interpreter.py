@@ -3,8 +3,10 @@ runs need Python 3.14; on older Pythons the error that says so is tested instead
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
+from typing import Any
 
 import pytest
 
@@ -94,3 +96,27 @@ def test_the_interpreters_close_with_the_pool() -> None:
         assert len(interpreters.list_all()) == before + 2
         assert len(ex._threads) == 2
     assert len(interpreters.list_all()) == before
+
+
+@needs_314
+def test_auto_runs_on_interpreters_when_the_model_puts_them_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from poolwise.advisor import _advise, _model
+
+    # processes priced out (as spawn on a slow machine would be), threads left out, and the
+    # machine taken as idle: the model puts interpreters first, whatever the load here
+    monkeypatch.setattr(_model, "STARTUP", dict.fromkeys(_model.STARTUP, (5.0, 5.0)))
+    decide = _advise.decide
+
+    def idle(p: Any, n: int | None, **kw: Any) -> Any:
+        return decide(dataclasses.replace(p, busy_others=0.0), n, **{**kw, "threads": False})
+
+    monkeypatch.setattr(_advise, "decide", idle)
+    items = list(range(300))
+    with pw.Executor(workers=2) as ex:
+        assert list(ex.map(helpers.burn, items)) == [helpers.burn(x) for x in items]
+        assert ex.advice is not None and ex.advice.backend == "interpreter", ex.advice
+        assert ex.backend == "interpreter"
+        assert any("cannot stop a running task" in r for r in ex.advice.reasons)
+    assert pw.map(helpers.burn, items) == [helpers.burn(x) for x in items]
