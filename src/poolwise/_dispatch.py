@@ -74,6 +74,11 @@ class JobRun:
         return len(self._seq) if self._seq is not None else None
 
     @property
+    def taken(self) -> int:
+        """Items taken from the input so far (the next fresh item's index)."""
+        return self._next
+
+    @property
     def inflight(self) -> int:
         return len(self._inflight)
 

@@ -8,10 +8,14 @@ Futures are standard ``concurrent.futures.Future`` objects.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import functools
 import itertools
+import os
 import queue
+import signal
+import sys
 import threading
 import time
 import weakref
@@ -22,7 +26,7 @@ from poolwise._auto import probe, workers_for
 from poolwise._batching import Chunker
 from poolwise._dispatch import JobRun
 from poolwise._errors import PicklingError, ShutdownError
-from poolwise._manager import FutureSink, Manager, QueueSink
+from poolwise._manager import BufferedSink, FutureSink, Manager, QueueSink
 from poolwise._options import check_function, resolve
 from poolwise.backends import create_backend
 from poolwise.backends._base import Backend, CallMode, Job
@@ -240,28 +244,39 @@ class Executor(cf.Executor):
         *iterables: Iterable[Any],
         timeout: float | None = None,
         chunksize: int | None = None,
+        buffersize: int | None = None,
     ) -> Iterator[Any]:
         """Like ``concurrent.futures.Executor.map``, batching adaptively by default.
 
         Every input is taken at once (as the standard library does) and the work starts now;
         results come in order. ``timeout`` bounds the whole iteration (``TimeoutError``); a
-        failed task raises its exception when its result is reached. For streaming input in
-        bounded memory use :func:`poolwise.imap`.
+        failed task raises its exception when its result is reached. ``buffersize`` (as in
+        Python 3.14, here on every version): take the input lazily, with at most that many
+        items taken whose results have not been yielded. For streaming input with poolwise's
+        own options use :func:`poolwise.imap`.
         """
         if not iterables:
             raise TypeError("map() needs at least one iterable")
         if chunksize is not None and (isinstance(chunksize, bool) or chunksize < 1):
             raise ValueError(f"chunksize must be at least 1, got {chunksize!r}")
+        if buffersize is not None and (
+            isinstance(buffersize, bool) or not isinstance(buffersize, int)
+        ):
+            raise TypeError("buffersize must be an integer or None")  # (the stdlib's words)
+        if buffersize is not None and buffersize < 1:
+            raise ValueError("buffersize must be None or > 0")
         deadline = None if timeout is None else time.monotonic() + timeout
         mode: CallMode = "one" if len(iterables) == 1 else "star"
-        items = list(iterables[0]) if mode == "one" else list(zip(*iterables))
-        sink = QueueSink()
+        source: Iterator[Any] = iter(iterables[0]) if mode == "one" else zip(*iterables)
+        sink = QueueSink() if buffersize is None else BufferedSink(buffersize)
+        # the items the advisor may probe: all of them, or the first buffer's worth
+        head = list(source if buffersize is None else itertools.islice(source, buffersize))
         start = 0
         if self._auto:
             with self._lock:
-                if self._auto and items:
+                if self._auto and head:
                     probe_fn = fn if mode == "one" else functools.partial(_call_star, fn)
-                    outcomes, start = self._decide(probe_fn, items)
+                    outcomes, start = self._decide(probe_fn, head)
                     for i, (ok, value) in enumerate(outcomes):
                         if ok:
                             sink.ok(i, value)
@@ -275,13 +290,18 @@ class Executor(cf.Executor):
             per_item=job.per_item,
             spread=job.spread,
         )
+        # a sequence is sliced from ``start``; an iterator is taken to be advanced to it
+        items: Iterable[Any] = head if buffersize is None else itertools.chain(head[start:], source)
         run = JobRun(
             job, items, sink, chunker, retries=self._opts.retries, owns_job=False, start=start
         )
-        if start < len(items):
+        total = len(head) if buffersize is None else None
+        if isinstance(sink, BufferedSink):
+            sink.run = run
+        if total is None or start < total:
             self._enqueue(run)
         assert self._manager is not None
-        return self._results(_chunks(self._manager, run, sink, len(items), deadline))
+        return self._results(_chunks(self._manager, run, sink, total, deadline))
 
     @staticmethod
     def _results(chunks: Generator[Iterator[Any], None, None]) -> Generator[Any, None, None]:
@@ -310,6 +330,24 @@ class Executor(cf.Executor):
         assert self._manager is not None
         self._manager.terminate()
 
+    def terminate_workers(self) -> None:
+        """As Python 3.14's ``ProcessPoolExecutor.terminate_workers``: send SIGTERM to every
+        worker process, then stop as :meth:`terminate` does (what has not finished is
+        cancelled; the executor takes no more work). Threads and interpreters cannot be
+        signalled: they are abandoned."""
+        self._signal_workers(signal.SIGTERM)
+
+    def kill_workers(self) -> None:
+        """As Python 3.14's ``ProcessPoolExecutor.kill_workers``: SIGKILL, then as
+        :meth:`terminate_workers`."""
+        self._signal_workers(signal.SIGKILL)
+
+    def _signal_workers(self, sig: signal.Signals) -> None:
+        for pid in self.worker_pids():
+            with contextlib.suppress(ProcessLookupError):  # (it has just ended)
+                os.kill(pid, sig)
+        self.terminate()
+
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is not None and not issubclass(exc_type, Exception):
             self.terminate()  # Ctrl-C (KeyboardInterrupt) or SystemExit: stop now
@@ -330,23 +368,29 @@ _pools = itertools.count()
 
 
 def _chunks(
-    manager: Manager, run: JobRun, sink: QueueSink, total: int, deadline: float | None
+    manager: Manager, run: JobRun, sink: QueueSink, total: int | None, deadline: float | None
 ) -> Generator[Iterator[Any], None, None]:
     """The results of a map's run, chunk by chunk, in order (a function, not a method: the
-    iterator must not keep the executor alive)."""
+    iterator must not keep the executor alive). ``total`` None: until the run has ended."""
     ready: dict[int, Any] = {}
     failed: dict[int, BaseException] = {}
     position = 0
+    ended = False
     try:
-        while position < total:
+        while total is None or position < total:
             if position in failed:
                 raise failed.pop(position)
             if position in ready:
                 chunk = ready.pop(position)
                 position += len(chunk)
-                yield _handing_out(chunk)
+                if isinstance(sink, BufferedSink):
+                    yield _handing_out_one_by_one(chunk, sink, manager.backend.wake)
+                else:
+                    yield _handing_out(chunk)
                 del chunk
                 continue
+            if ended:
+                return
             wait = None if deadline is None else deadline - time.monotonic()
             if wait is not None and wait <= 0:
                 raise cf.TimeoutError()
@@ -358,12 +402,25 @@ def _chunks(
                 ready[index] = payload
             elif kind == "err":
                 failed[index] = payload
+            elif kind == "end":
+                ended = total is None  # (every result of the run came before this)
             else:
                 raise payload
     finally:
-        if position < total:
+        if total is None or position < total:
             run.stopped = True  # (at once: a worker about to start one of its batches skips it)
             manager.request_stop(run)
+
+
+def _handing_out_one_by_one(
+    chunk: list[Any], sink: BufferedSink, wake: Callable[[], None]
+) -> Iterator[Any]:
+    """map(buffersize=): each result counted as it is handed out, so that no more than the
+    buffer's worth of items are ever taken ahead of the consumer."""
+    chunk.reverse()
+    while chunk:
+        sink.handed_one(wake)
+        yield chunk.pop()
 
 
 def _handing_out(chunk: list[Any]) -> Iterator[Any]:
@@ -421,7 +478,9 @@ class ProcessPoolExecutor(Executor):
         **options: Any,
     ) -> None:
         _check_max_workers(max_workers)
-        start_method = mp_context.get_start_method() if mp_context is not None else None
+        start_method = (
+            mp_context.get_start_method() if mp_context is not None else _python_start_method()
+        )
         if max_tasks_per_child is not None:  # (the standard library's rules)
             if start_method == "fork":
                 raise ValueError(
@@ -448,6 +507,21 @@ class ProcessPoolExecutor(Executor):
         from poolwise.backends._start import choose_start_method  # (light; on use)
 
         return multiprocessing.get_context(choose_start_method(self._opts.start_method))
+
+
+def _python_start_method() -> str | None:
+    """The drop-in's start method when no ``mp_context`` is given: from Python 3.14, the
+    running Python's (forkserver on Linux, spawn on macOS, or what the program set with
+    ``multiprocessing.set_start_method``). Before 3.14 the default is fork, which
+    multiprocessing also reports once anything has asked it, so only another method set by the
+    program is followed; else None: poolwise's own choice, fork while the program is
+    single-threaded, else forkserver (see ``backends._start``)."""
+    import multiprocessing  # (the process backend loads it anyway)
+
+    if sys.version_info >= (3, 14):
+        return multiprocessing.get_context().get_start_method()
+    chosen = multiprocessing.get_start_method(allow_none=True)
+    return None if chosen == "fork" else chosen
 
 
 class InterpreterPoolExecutor(Executor):

@@ -91,6 +91,34 @@ class QueueSink:
     def abort(self, exc: BaseException) -> None:
         self.queue.put(("abort", -1, exc))
 
+    def finish(self) -> None:
+        """(manager thread) The run has ended: every result of it is on the queue."""
+        self.queue.put(("end", -1, None))
+
+
+class BufferedSink(QueueSink):
+    """``Executor.map(buffersize=n)``: at most ``n`` items taken from the input whose results
+    the consumer has not yet been handed (``handed`` is advanced by the consumer, who then
+    wakes the manager to take more)."""
+
+    def __init__(self, buffersize: int) -> None:
+        super().__init__()
+        self.buffersize = buffersize
+        self.handed = 0
+        self.run: JobRun | None = None
+        self.cut = False  # the executor shut down: no more input is taken
+
+    def handed_one(self, wake: Callable[[], None]) -> None:
+        """(consumer) A result was handed out: if the buffer was full, the manager may take
+        another item now."""
+        self.handed += 1
+        if self.room() == 1:
+            wake()
+
+    def room(self) -> int:
+        taken = self.run.taken if self.run is not None else 0
+        return self.buffersize - (taken - self.handed)
+
 
 class Manager:
     """Runs an executor's work on ``backend``; thread-safe, except that ``launch`` is called
@@ -160,6 +188,10 @@ class Manager:
         """(manager thread) A run ended: the last of its job forgets it, here and in workers."""
         if isinstance(run.sink, FutureSink):
             run.sink.run = None  # (a cycle: the run and its fn would wait for the collector)
+        elif isinstance(run.sink, BufferedSink) and run.sink.cut and not run.stopped:
+            run.sink.abort(ShutdownError("cannot schedule new work after shutdown"))
+        elif isinstance(run.sink, QueueSink) and not run.stopped:
+            run.sink.finish()  # (a stopped run's consumer has gone, or is told why by abort)
         job = run.job
         with self.lock:
             left = self._uses.get(job.id, 1) - 1
@@ -251,6 +283,10 @@ class Manager:
             shutting, kill, cancel = self._shutdown, self._kill, self._cancel_pending
         for run in inbox:
             dispatcher.add(run)
+        if shutting:  # a lazy map takes no more input (as the standard library's submits none)
+            for run in dispatcher.runs:
+                if isinstance(run.sink, BufferedSink) and not run.exhausted:
+                    run.exhausted = run.sink.cut = True
         for run in stops:
             if run in dispatcher.runs:
                 dispatcher.stop(run)
