@@ -85,15 +85,20 @@ bench: $(VENV)/.stamp-bench py314
 	$(VENV)/bin/python -m bench
 
 # CPython's own test_concurrent_futures against the drop-in classes, a table per module. It
-# ships with 3.13 (pyenv's 3.11 has no `test` package), so it runs in the 3.13 environment.
-dropin: $(VENV)/.stamp-bench
+# ships with 3.13 (pyenv's 3.11 has no `test` package), so it runs in the 3.13 environment; and
+# on 3.14 (make py314), whose test package is Debian's libpython3.14-testsuite, unpacked here.
+dropin: $(VENV)/.stamp-bench py314
 ifneq ($(PY313),)
 	test -x $(VENV313)/bin/python || $(PY313) -m venv $(VENV313)
 	$(VENV313)/bin/pip install $(PIP_FLAGS) -e '.[test]'
-	$(VENV)/bin/python -m bench dropin
-else
-	@echo "Python 3.13 not found: CPython's executor tests come with it"
 endif
+	@if [ -d $(PY314DIR)/apt ] && [ ! -d $(PY314DIR)/root/usr/lib/python3.14/test/test_concurrent_futures ]; then \
+	  A=$(CURDIR)/$(PY314DIR)/apt; cd $(PY314DIR)/debs && apt-get -o "Dir::Etc::sourcelist=$$A/sources.list" \
+	    -o Dir::Etc::sourceparts=/dev/null -o "Dir::State::Lists=$$A/lists" -o "Dir::Cache=$$A/cache" \
+	    -o Debug::NoLocking=1 download libpython3.14-testsuite >/dev/null 2>&1 \
+	  && dpkg-deb -x libpython3.14-testsuite_*.deb ../root \
+	  || echo "Python 3.14's test suite could not be fetched: the drop-in run is without it"; fi
+	$(VENV)/bin/python -m bench dropin
 
 stress: $(VENV)/.stamp-test
 	$(VENV)/bin/python -m bench.stress

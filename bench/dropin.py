@@ -7,7 +7,10 @@ before the suite is imported. A test that runs longer than ``TEST_LIMIT`` second
 the child dumps every stack and exits, the test counts as failed ("did not finish"), and a new
 child runs the tests of the module not yet started. The suite
 ships with the interpreter (3.13's layout, a package of modules; pyenv's 3.11 here has no
-``test`` package), so this runs it with the project's 3.13 environment unless this one has it.
+``test`` package), so this runs it with the project's 3.13 environment unless this one has it,
+and with the 3.14 of ``make py314`` when its ``test`` package is there (``make dropin`` adds
+it: Debian's ``libpython3.14-testsuite``, unpacked beside the interpreter). On 3.14
+``InterpreterPoolExecutor`` is replaced too, and ``test_interpreter_pool`` runs.
 
 ``python -m bench dropin`` (``make dropin``) prints a row per module and saves the failing
 tests with their last line (``bench/results/dropin_failing.json``).
@@ -44,6 +47,8 @@ import concurrent.futures as cf
 import poolwise
 cf.ThreadPoolExecutor = poolwise.ThreadPoolExecutor
 cf.ProcessPoolExecutor = poolwise.ProcessPoolExecutor
+if sys.version_info >= (3, 14):
+    cf.InterpreterPoolExecutor = poolwise.InterpreterPoolExecutor
 
 
 def say(*words):
@@ -105,25 +110,40 @@ if __name__ == "__main__":
 """
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+PY314 = ROOT / ".py314" / "root" / "usr" / "bin" / "python3.14"
+SITE314 = ROOT / ".py314" / "site"
 
 
-def interpreter() -> str | None:
+def _env(exe: str = "") -> dict[str, str]:
+    paths = [str(ROOT / "src"), str(ROOT)]
+    if exe == str(PY314):
+        paths.insert(0, str(SITE314))  # (3.14's wheels, installed with --target)
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def _ships_the_suite(exe: str) -> bool:
+    if not Path(exe).exists():
+        return False
+    probe = subprocess.run(
+        [exe, "-c", "import test.test_concurrent_futures.test_wait, poolwise, cloudpickle"],
+        capture_output=True,
+        env=_env(exe),
+    )
+    return probe.returncode == 0
+
+
+def interpreters() -> list[str]:
     """This interpreter or the project's 3.13 virtual environment (``make pytest313`` makes
-    it), whichever ships the suite as a package and has poolwise's dependencies."""
-    candidates = [sys.executable, str(ROOT / ".venv313" / "bin" / "python")]
-    for exe in candidates:
-        if not Path(exe).exists():
-            continue
-        probe = subprocess.run(
-            [exe, "-c", "import test.test_concurrent_futures.test_wait, poolwise, cloudpickle"],
-            capture_output=True,
-            env=_env(),
-        )
-        if probe.returncode == 0:
-            return exe
-    return None
+    it), whichever ships the suite as a package and has poolwise's dependencies; and the 3.14
+    of ``make py314`` when it has the suite."""
+    found = [
+        exe
+        for exe in (sys.executable, str(ROOT / ".venv313" / "bin" / "python"))
+        if _ships_the_suite(exe)
+    ][:1]
+    if str(PY314) not in found and _ships_the_suite(str(PY314)):
+        found.append(str(PY314))
+    return found
 
 
 def _child(exe: str, module: str, workdir: Path, skip: set[str]) -> tuple[int, str, str]:
@@ -140,7 +160,7 @@ def _child(exe: str, module: str, workdir: Path, skip: set[str]) -> tuple[int, s
             [exe, str(script), module, str(skipfile)],
             stdout=out,
             stderr=err,
-            env=_env(),
+            env=_env(exe),
             cwd=workdir,
             start_new_session=True,
         )
@@ -200,24 +220,44 @@ def run_module(exe: str, module: str, workdir: Path) -> dict[str, Any]:
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
-    exe = interpreter()
-    if exe is None:
+    found = interpreters()
+    if not found:
         return [{"module": "(no interpreter here ships test.test_concurrent_futures)"}]
+    out: list[dict[str, Any]] = []
+    failing: dict[str, Any] = {}
+    for exe in found:
+        out += _run_suite(exe, failing)
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    (ROOT / "bench" / "results" / "dropin_failing.json").write_text(json.dumps(failing, indent=2))
+    return out
+
+
+def _run_suite(exe: str, failing: dict[str, Any]) -> list[dict[str, Any]]:
     import tempfile
 
+    version = subprocess.run(
+        [exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    modules = MODULES + (("test_interpreter_pool",) if version == "3.14" else ())
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for module in MODULES:
+        for module in modules:
             rows.append(run_module(exe, module, Path(tmp)))
     total = sum(r["tests"] - r.get("skipped", 0) for r in rows)
     passed = sum(r["passed"] or 0 for r in rows)
     out = [
-        {k: v for k, v in r.items() if k not in ("bad", "stderr")} | {"failing": len(r["bad"])}
+        {"python": version}
+        | {k: v for k, v in r.items() if k not in ("bad", "stderr")}
+        | {"failing": len(r["bad"])}
         for r in rows
     ]
     out.append(
         {
-            "module": f"ALL ({Path(exe).parent.parent.name})",
+            "python": version,
+            "module": "ALL",
             "tests": total,
             "passed": passed,
             "finished": all(r["finished"] for r in rows),
@@ -225,10 +265,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
             "failing": total - passed,
         }
     )
-    (ROOT / "bench" / "results").mkdir(exist_ok=True)
-    (ROOT / "bench" / "results" / "dropin_failing.json").write_text(
-        json.dumps({r["module"]: r["bad"] for r in rows}, indent=2)
-    )
+    failing.update({f"{version} {r['module']}": r["bad"] for r in rows})
     return out
 
 
