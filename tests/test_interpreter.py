@@ -4,8 +4,11 @@ runs need Python 3.14; on older Pythons the error that says so is tested instead
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +18,11 @@ from tests import helpers
 
 NEW = sys.version_info >= (3, 14)
 needs_314 = pytest.mark.skipif(not NEW, reason="subinterpreters: Python 3.14 and newer")
+
+
+def _env() -> dict[str, str]:
+    """This process's environment, with the paths it imports poolwise from."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if Path(p).is_dir())}
 
 
 @pytest.mark.skipif(NEW, reason="3.14 has subinterpreters")
@@ -120,3 +128,22 @@ def test_auto_runs_on_interpreters_when_the_model_puts_them_first(
         assert ex.backend == "interpreter"
         assert any("cannot stop a running task" in r for r in ex.advice.reasons)
     assert pw.map(helpers.burn, items) == [helpers.burn(x) for x in items]
+
+
+@needs_314
+@pytest.mark.parametrize(
+    "ending",
+    [
+        "print(ex.submit(abs, -3).result())",  # never shut down
+        "f = ex.submit(time.sleep, 0.3); time.sleep(0.05); ex.terminate(); print(3)",  # running
+    ],
+)
+def test_a_program_that_leaves_its_interpreters_open_still_exits(ending: str) -> None:
+    code = (
+        f"import time, poolwise as pw\nex = pw.Executor(backend='interpreter', workers=2)\n{ending}"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=_env()
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "3", done.stderr
+    assert "remaining subinterpreters" not in done.stderr, done.stderr

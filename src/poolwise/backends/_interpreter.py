@@ -20,6 +20,7 @@ a running interpreter cannot be stopped, so this backend never runs a job with a
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import itertools
 import logging
@@ -27,6 +28,7 @@ import pickle
 import queue
 import sys
 import threading
+import weakref
 from typing import Any, ClassVar
 
 from poolwise import _transport
@@ -37,6 +39,32 @@ from poolwise.backends._core import fail_or_split, result_outcome, unpicklable_i
 _WAKE = object()
 _counter = itertools.count()
 MINIMUM = (3, 14)
+# every pool not yet joined: at exit each is shut down and its threads joined, before the
+# interpreter finalizes (a worker interpreter still open then, or closing in a daemon thread
+# frozen by finalization, hangs the exit: the standard library's executors join theirs too)
+_live: weakref.WeakSet[InterpreterBackend] = weakref.WeakSet()
+_exit_registered = False
+
+
+def _join_at_exit() -> None:
+    for backend in list(_live):
+        backend.shutdown(wait=True)
+        for t in list(backend._threads):
+            t.join()
+
+
+def _register(backend: InterpreterBackend) -> None:
+    global _exit_registered
+    _live.add(backend)
+    if not _exit_registered:
+        # (threading's hook runs before the interpreter joins its threads and finalizes, as
+        # concurrent.futures' does; plain atexit as a fallback)
+        register = getattr(threading, "_register_atexit", None)
+        try:
+            (register or atexit.register)(_join_at_exit)
+        except RuntimeError:  # (already shutting down)
+            return
+        _exit_registered = True
 
 
 def available() -> bool:
@@ -99,6 +127,7 @@ class InterpreterBackend(Backend):
         self._busy = 0
         self._closed = False
         self._broken: BaseException | None = None
+        _register(self)
 
     # -- workers ------------------------------------------------------------------------------
 
