@@ -30,9 +30,9 @@ PROCESS_PER_TASK = 3e-7  # the process backend's own cost per task, batched
 # Seconds to start a pool of processes and get its first answer: (pool, per worker), by start
 # method; generous, from `make bench`'s fresh-program figures on a 2-core machine.
 STARTUP = {"fork": (0.005, 0.002), "forkserver": (0.06, 0.01), "spawn": (0.15, 0.06)}
-# ...and a pool of interpreters: each imports poolwise and cloudpickle afresh (from `make bench`,
-# bench/interpreters.py: its first result from a new pool of 2)
-INTERPRETER_STARTUP = (0.02, 0.06)
+# ...and a pool of interpreters: each imports poolwise and cloudpickle afresh (`python -m bench
+# interpreters`: a new pool of 2 gave its first result in 65-75 ms where fork took 40)
+INTERPRETER_STARTUP = (0.02, 0.03)
 
 
 def gil_enabled() -> bool:
