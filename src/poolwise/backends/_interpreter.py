@@ -121,7 +121,8 @@ class InterpreterBackend(Backend):
         self._blobs: dict[int, bytes] = {}  # job id -> pickled job (driver thread only)
         self._forgotten: list[int] = []  # job ids every interpreter may drop (under _lock)
         self._lock = threading.Lock()
-        self._ready = threading.Semaphore(0)
+        self._started = threading.Condition(self._lock)  # an interpreter is ready, or failed
+        self._ready = 0  # interpreters ready (under _lock)
         self._idle = 0  # threads waiting for a batch (under _lock)
         self._promised = 0
         self._busy = 0
@@ -141,9 +142,7 @@ class InterpreterBackend(Backend):
         with self._lock:
             while len(self._threads) < self.workers:
                 self._add_thread()
-        for _ in range(self.workers):
-            self._ready.acquire()
-            self._ready.release()
+            self._started.wait_for(lambda: self._ready >= self.workers or self._broken)
         if self._broken is not None:
             raise self._broken
 
@@ -188,8 +187,9 @@ class InterpreterBackend(Backend):
         logging.getLogger("concurrent.futures").critical("Exception in initializer: %s", message)
         err = WorkerInitError(message)
         err.__cause__ = cause
-        self._broken = err
-        self._ready.release()
+        with self._lock:
+            self._broken = err
+            self._started.notify_all()
         self._results.put(_WAKE)
 
     def _serve(self, interp: Any) -> None:
@@ -210,7 +210,9 @@ class InterpreterBackend(Backend):
                 f"the initializer failed in a worker interpreter: {w.explain(raised)}", raised
             )
             return
-        self._ready.release()
+        with self._lock:
+            self._ready += 1
+            self._started.notify_all()
         known: set[int] = set()
         dropped = 0
         while True:
