@@ -177,6 +177,15 @@ def _child(exe: str, module: str, workdir: Path, skip: set[str]) -> tuple[int, s
     return returncode, out_path.read_text(), err_path.read_text()
 
 
+def _reason(text: str) -> str:
+    """A failure's last line, as the child wrote it (JSON), or as it reached us when output of
+    the test's own processes ran into it."""
+    try:
+        return str(json.loads(text))
+    except ValueError:
+        return text
+
+
 def run_module(exe: str, module: str, workdir: Path) -> dict[str, Any]:
     """Every test of the module; after a hang, a new child runs the tests not yet started
     (the hung one counts as failed, "did not finish")."""
@@ -193,7 +202,7 @@ def run_module(exe: str, module: str, workdir: Path) -> dict[str, Any]:
             if words[0] == "START":
                 started.append(words[1])
             elif words[0] == "DONE":
-                outcomes[words[1]] = (words[2], json.loads(words[3]) if len(words) > 3 else "")
+                outcomes[words[1]] = (words[2], _reason(words[3]) if len(words) > 3 else "")
             elif words[0] == "END":
                 ended = True
         lost = [t for t in started if t not in outcomes]
