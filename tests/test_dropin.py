@@ -156,3 +156,27 @@ def test_shutdown_ends_an_endless_lazy_map_which_then_says_so() -> None:
     with pytest.raises(pw.ShutdownError, match="after shutdown"):
         rest.extend(results)
     assert rest == [2 * x for x in range(1, len(rest) + 1)] and len(rest) <= 3
+
+
+def test_map_of_no_iterable_is_empty_as_in_the_standard_library() -> None:
+    with pw.ThreadPoolExecutor() as ex:
+        assert list(ex.map(str)) == []
+        assert next(ex.map(str, buffersize=2), None) is None
+
+
+def test_force_shutdown_refuses_an_unknown_operation() -> None:
+    with (
+        pw.ProcessPoolExecutor(max_workers=1) as ex,
+        pytest.raises(ValueError, match="Unsupported operation"),
+    ):
+        ex._force_shutdown(operation="pause")
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 7])
+def test_an_auto_executor_maps_short_inputs_lazily_or_not(n: int) -> None:
+    # the probe may take the whole first buffer, and the input end there
+    with pw.Executor(workers=2) as ex:
+        assert list(ex.map(helpers.double, iter(range(n)), buffersize=2)) == [
+            2 * x for x in range(n)
+        ]
+        assert list(ex.map(helpers.double, range(n))) == [2 * x for x in range(n)]

@@ -12,9 +12,7 @@ import contextlib
 import dataclasses
 import functools
 import itertools
-import os
 import queue
-import signal
 import sys
 import threading
 import time
@@ -255,8 +253,6 @@ class Executor(cf.Executor):
         items taken whose results have not been yielded. For streaming input with poolwise's
         own options use :func:`poolwise.imap`.
         """
-        if not iterables:
-            raise TypeError("map() needs at least one iterable")
         if chunksize is not None and (isinstance(chunksize, bool) or chunksize < 1):
             raise ValueError(f"chunksize must be at least 1, got {chunksize!r}")
         if buffersize is not None and (
@@ -271,6 +267,9 @@ class Executor(cf.Executor):
         sink = QueueSink() if buffersize is None else BufferedSink(buffersize)
         # the items the advisor may probe: all of them, or the first buffer's worth
         head = list(source if buffersize is None else itertools.islice(source, buffersize))
+        if buffersize is not None and len(head) < buffersize:
+            buffersize = None  # the whole input fit in the buffer: a map of a sequence, then
+            sink = QueueSink()
         start = 0
         if self._auto:
             with self._lock:
@@ -300,7 +299,8 @@ class Executor(cf.Executor):
             sink.run = run
         if total is None or start < total:
             self._enqueue(run)
-        assert self._manager is not None
+        if self._manager is None:  # (auto, and nothing to run: no backend was chosen)
+            return iter(())
         return self._results(_chunks(self._manager, run, sink, total, deadline))
 
     @staticmethod
@@ -331,21 +331,25 @@ class Executor(cf.Executor):
         self._manager.terminate()
 
     def terminate_workers(self) -> None:
-        """As Python 3.14's ``ProcessPoolExecutor.terminate_workers``: send SIGTERM to every
-        worker process, then stop as :meth:`terminate` does (what has not finished is
+        """As Python 3.14's ``ProcessPoolExecutor.terminate_workers``: terminate every worker
+        process (SIGTERM), then stop as :meth:`terminate` does (what has not finished is
         cancelled; the executor takes no more work). Threads and interpreters cannot be
         signalled: they are abandoned."""
-        self._signal_workers(signal.SIGTERM)
+        self._force_shutdown(operation="terminate")
 
     def kill_workers(self) -> None:
         """As Python 3.14's ``ProcessPoolExecutor.kill_workers``: SIGKILL, then as
         :meth:`terminate_workers`."""
-        self._signal_workers(signal.SIGKILL)
+        self._force_shutdown(operation="kill")
 
-    def _signal_workers(self, sig: signal.Signals) -> None:
-        for pid in self.worker_pids():
-            with contextlib.suppress(ProcessLookupError):  # (it has just ended)
-                os.kill(pid, sig)
+    def _force_shutdown(self, operation: str) -> None:
+        """(the standard library's name, which its tests replace)"""
+        if operation not in ("terminate", "kill"):
+            raise ValueError(f"Unsupported operation: {operation!r}")
+        for proc in self._processes.values():
+            with contextlib.suppress(ProcessLookupError, ValueError):  # (it has just ended)
+                if proc.is_alive():
+                    getattr(proc, operation)()
         self.terminate()
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

@@ -127,7 +127,7 @@ class Manager:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.dispatcher = Dispatcher(backend, on_retire=self._retired)
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # (a run that ends in the first fill retires under it)
         self._jobs: dict[tuple[Any, ...], Job] = {}  # the jobs of runs in flight, by function
         self._uses: dict[int, int] = {}  # job id -> its runs enqueued and not yet retired
         self._inbox: list[JobRun] = []
