@@ -25,7 +25,7 @@ from poolwise._batching import Chunker
 from poolwise._dispatch import JobRun
 from poolwise._errors import PicklingError, ShutdownError
 from poolwise._manager import BufferedSink, FutureSink, Manager, QueueSink
-from poolwise._options import check_function, resolve
+from poolwise._options import check_function, default_workers, resolve
 from poolwise.backends import create_backend
 from poolwise.backends._base import Backend, CallMode, Job
 
@@ -548,7 +548,9 @@ class InterpreterPoolExecutor(Executor):
         _check_max_workers(max_workers)
         super().__init__(
             "interpreter",
-            max_workers,
+            # the standard library's default, its ThreadPoolExecutor's (tasks that wait need
+            # workers beyond the CPUs); Executor(backend="interpreter") takes one per CPU
+            max_workers or default_workers("thread"),
             initializer=initializer,
             initargs=initargs,
             thread_name_prefix=thread_name_prefix or f"InterpreterPoolExecutor-{next(_pools)}",
