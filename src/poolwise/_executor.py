@@ -352,6 +352,11 @@ class Executor(cf.Executor):
                     getattr(proc, operation)()
         self.terminate()
 
+    @property
+    def _thread_name_prefix(self) -> str:
+        """The prefix of the worker threads' names (the standard library's attribute)."""
+        return self._opts.thread_name_prefix
+
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is not None and not issubclass(exc_type, Exception):
             self.terminate()  # Ctrl-C (KeyboardInterrupt) or SystemExit: stop now
@@ -482,9 +487,7 @@ class ProcessPoolExecutor(Executor):
         **options: Any,
     ) -> None:
         _check_max_workers(max_workers)
-        start_method = (
-            mp_context.get_start_method() if mp_context is not None else _python_start_method()
-        )
+        start_method = mp_context.get_start_method() if mp_context is not None else None
         if max_tasks_per_child is not None:  # (the standard library's rules)
             if start_method == "fork":
                 raise ValueError(
@@ -492,6 +495,8 @@ class ProcessPoolExecutor(Executor):
                     "method; supply a different mp_context"
                 )
             start_method = start_method or "spawn"
+        elif mp_context is None:
+            start_method = _python_start_method()
         super().__init__(
             "process",
             max_workers,
@@ -528,7 +533,7 @@ def _python_start_method() -> str | None:
     return None if chosen == "fork" else chosen
 
 
-class InterpreterPoolExecutor(Executor):
+class InterpreterPoolExecutor(ThreadPoolExecutor):
     """Drop-in for ``concurrent.futures.InterpreterPoolExecutor`` (Python 3.14+): each worker
     thread runs its own interpreter; functions and arguments cross pickled (cloudpickle for
     the function, so lambdas and closures work), with poolwise's batching in ``map``.
@@ -546,7 +551,9 @@ class InterpreterPoolExecutor(Executor):
         **options: Any,
     ) -> None:
         _check_max_workers(max_workers)
-        super().__init__(
+        # a ThreadPoolExecutor, as the standard library's is (asyncio's default executor must be)
+        Executor.__init__(
+            self,
             "interpreter",
             # the standard library's default, its ThreadPoolExecutor's (tasks that wait need
             # workers beyond the CPUs); Executor(backend="interpreter") takes one per CPU
