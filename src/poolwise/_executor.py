@@ -325,7 +325,6 @@ def _call_star(fn: Callable[..., Any], item: tuple[Any, ...]) -> Any:
     return fn(*item)
 
 
-_END = object()
 _pools = itertools.count()
 
 
@@ -368,11 +367,11 @@ def _chunks(
 
 def _handing_out(chunk: list[Any]) -> Iterator[Any]:
     """The chunk's items in order, at C speed, none kept once handed out (as the standard
-    library's map keeps no result it has yielded)."""
-    rest = [_END]
-    rest.extend(reversed(chunk))
+    library's map keeps no result it has yielded). (Not ``iter(pop, sentinel)``: that compares
+    every result with the sentinel, and a numpy array's ``==`` cannot be a truth value.)"""
+    rest = chunk[::-1]
     chunk.clear()
-    return iter(rest.pop, _END)
+    return itertools.starmap(rest.pop, itertools.repeat((), len(rest)))
 
 
 def _check_max_workers(max_workers: int | None) -> None:

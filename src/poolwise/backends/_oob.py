@@ -1,0 +1,207 @@
+"""Out-of-band pickling: large buffers travel beside the pickle stream, not inside it.
+
+Pickle protocol 5 hands every ``PickleBuffer`` an object makes (numpy arrays do, for their
+data) to a ``buffer_callback``; the stream keeps only its place, and ``pickle.loads(stream,
+buffers=...)`` rebuilds the object around whatever buffer it is given there. The process
+backend puts those buffers in shared memory (``_arena``), so an array's bytes are copied once,
+into memory the other side maps, instead of three times through a pipe.
+
+``bytes``, ``bytearray`` and ``memoryview`` make no ``PickleBuffer`` of their own (the C pickler
+writes ``bytes`` inline and never asks a reducer), so those above the threshold are swapped for
+a small stand-in that reduces to one, where they are found cheaply: an item or result itself,
+or inside a tuple, list or dict of up to ``_SCAN`` entries of one. They keep their types on the
+other side; deeper ones travel inline, as before.
+
+Small objects pay nothing: buffers under the threshold stay in the stream, and the scan for
+``bytes`` runs only when the plain stream came out large (or an earlier batch of the same job
+needed it).
+
+Each buffer is tagged with what it becomes (``KINDS``), so the side that must own its copy
+(the parent, reading results) makes exactly one copy of the right type.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+PROTOCOL = 5
+
+# Below this a buffer stays in the pickle stream. A pipe moves ~0.6 GB/s and a copy into
+# mapped memory several GB/s, but each buffer out of band costs a few microseconds of
+# bookkeeping and keeps its batch from being pipelined: bench/transfer.py's size sweep puts the
+# break-even near 32 KiB on a 2-core machine; 64 KiB leaves a margin for slower memory.
+THRESHOLD = 64 * 1024
+
+# containers larger than this are not searched for bytes (a list of a million floats must not
+# cost a million type checks): their bytes travel inline
+_SCAN = 64
+
+BYTES, BYTEARRAY, VIEW, OTHER = b"b", b"a", b"m", b"n"
+KINDS = (BYTES, BYTEARRAY, VIEW, OTHER)
+
+
+def _rebuild_bytes(buf: Any) -> bytes:
+    return buf if type(buf) is bytes else bytes(buf)
+
+
+def _rebuild_bytearray(buf: Any) -> bytearray:
+    return buf if type(buf) is bytearray else bytearray(buf)
+
+
+def _rebuild_view(buf: Any, fmt: str, shape: tuple[int, ...]) -> memoryview:
+    view = memoryview(buf)
+    return view if fmt == "B" and len(shape) == 1 else view.cast(fmt, shape)
+
+
+class _Swapped:
+    """Stands in for a large bytes, bytearray or memoryview: reduces to a PickleBuffer."""
+
+    __slots__ = ("buffer", "kind", "obj")
+
+    def __init__(self, obj: Any, kind: bytes) -> None:
+        self.obj = obj
+        self.kind = kind
+        self.buffer = pickle.PickleBuffer(obj)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        if self.kind == BYTES:
+            return _rebuild_bytes, (self.buffer,)
+        if self.kind == BYTEARRAY:
+            return _rebuild_bytearray, (self.buffer,)
+        view = self.obj
+        return _rebuild_view, (self.buffer, view.format, tuple(view.shape))
+
+
+def _swap_one(x: Any, threshold: int) -> Any:
+    t = type(x)
+    if t is bytes or t is bytearray:
+        if len(x) >= threshold:
+            return _Swapped(x, BYTES if t is bytes else BYTEARRAY)
+    elif t is memoryview:
+        # (a native one-letter format: the other side casts the bytes back to it)
+        if x.nbytes >= threshold and x.c_contiguous and len(x.format) == 1:
+            return _Swapped(x, VIEW)
+    return x
+
+
+def _swap_in(x: Any, threshold: int) -> Any:
+    """``x`` with its large bytes-likes swapped, one container level deep; ``x`` itself when
+    nothing was."""
+    t = type(x)
+    if t is tuple or t is list:
+        if len(x) > _SCAN:
+            return x
+        swapped = [_swap_one(v, threshold) for v in x]
+        if all(a is b for a, b in zip(swapped, x)):
+            return x
+        return tuple(swapped) if t is tuple else swapped
+    if t is dict:
+        if len(x) > _SCAN:
+            return x
+        d = {k: _swap_one(v, threshold) for k, v in x.items()}
+        return x if all(d[k] is v for k, v in x.items()) else d
+    return _swap_one(x, threshold)
+
+
+def swap(items: list[Any], threshold: int) -> list[Any]:
+    """A batch's items (or results) with large bytes-likes swapped for stand-ins."""
+    out = [_swap_in(x, threshold) for x in items]
+    return items if all(a is b for a, b in zip(out, items)) else out
+
+
+class Packed:
+    """A pickle stream and the buffers that travel beside it, with the kind of each."""
+
+    __slots__ = ("buffers", "kinds", "nbytes", "stream")
+
+    def __init__(self, stream: bytes, buffers: list[memoryview], kinds: bytes) -> None:
+        self.stream = stream
+        self.buffers = buffers
+        self.kinds = kinds
+        self.nbytes = sum(b.nbytes for b in buffers)
+
+
+def dump(
+    obj: Any,
+    items: list[Any],
+    rebuild: Callable[[list[Any]], Any],
+    *,
+    threshold: int = THRESHOLD,
+    scan: bool = False,
+    dumps: Callable[..., bytes] | None = None,
+) -> tuple[Packed, bool]:
+    """Pickle ``obj`` (which is ``rebuild(items)``) with buffers of ``threshold`` bytes or more
+    out of band. ``scan``: look for large bytes-likes in ``items`` first (an earlier batch of
+    the job had them); else only when the stream comes out ``threshold`` or larger. Returns
+    the packed stream and whether scanning found anything (the caller keeps it for the job's
+    next batch). ``dumps`` is the pickler (``pickle.dumps`` by default; cloudpickle's for
+    objects the C pickler refuses). Raises what pickling raises."""
+    pickler = dumps or pickle.dumps
+    buffers: list[memoryview] = []
+    kinds = bytearray()
+    tags: dict[int, bytes] = {}
+
+    def keep(pb: pickle.PickleBuffer) -> bool:
+        try:
+            raw = pb.raw()
+        except BufferError:  # (not contiguous: it stays in the stream)
+            return True
+        if raw.nbytes < threshold:
+            return True
+        buffers.append(raw)
+        kinds.extend(tags.get(id(pb), OTHER))
+        return False
+
+    def again() -> bytes | None:
+        """The stream with large bytes-likes swapped; None when there are none."""
+        swapped = swap(items, threshold)
+        if swapped is items:
+            return None
+        buffers.clear()
+        kinds.clear()
+        tags.update((id(s.buffer), s.kind) for s in _stand_ins(swapped))
+        return pickler(rebuild(swapped), PROTOCOL, buffer_callback=keep)
+
+    if scan:
+        stream = again() or pickler(obj, PROTOCOL, buffer_callback=keep)
+        return Packed(stream, buffers, bytes(kinds)), True
+    try:
+        stream = pickler(obj, PROTOCOL, buffer_callback=keep)
+    except Exception:
+        # (a memoryview cannot be pickled, but its stand-in can)
+        retried = again()
+        if retried is None:
+            raise
+        return Packed(retried, buffers, bytes(kinds)), True
+    found = False
+    if len(stream) >= threshold:
+        retried = again()
+        if retried is not None:
+            stream, found = retried, True
+    return Packed(stream, buffers, bytes(kinds)), found
+
+
+def _stand_ins(items: list[Any]) -> list[_Swapped]:
+    out = []
+    for x in items:
+        if type(x) is _Swapped:
+            out.append(x)
+        elif type(x) is tuple or type(x) is list:
+            out += [v for v in x if type(v) is _Swapped]
+        elif type(x) is dict:
+            out += [v for v in x.values() if type(v) is _Swapped]
+    return out
+
+
+def owned(view: memoryview, kind: int) -> Any:
+    """A private copy of ``view`` of the type its kind rebuilds from without a second copy
+    (the parent's side: results must not point into memory the worker will reuse)."""
+    if kind == BYTES[0]:
+        return bytes(view)
+    return bytearray(view)
+
+
+def loads(stream: bytes | memoryview, buffers: list[Any]) -> Any:
+    return pickle.loads(stream, buffers=buffers)
