@@ -39,7 +39,7 @@ class Executor(cf.Executor):
         timeout: seconds each task may run (TaskTimeout beyond; see :func:`poolwise.map`).
         retries: runs again a task that crashed its worker or timed out.
         initializer, initargs, start_method, max_tasks_per_child, max_memory_per_child,
-        thread_name_prefix, client, address, rerun: as in :func:`poolwise.map`.
+        thread_name_prefix, client, address, rerun, shared_memory: as in :func:`poolwise.map`.
     """
 
     def __init__(
@@ -59,6 +59,7 @@ class Executor(cf.Executor):
         client: Any = None,
         address: str | None = None,
         rerun: bool = True,
+        shared_memory: bool = True,
     ) -> None:
         self._opts = resolve(
             backend=backend,
@@ -75,6 +76,7 @@ class Executor(cf.Executor):
             client=client,
             address=address,
             rerun=rerun,
+            shared_memory=shared_memory,
         )
         self._dropin = False  # a drop-in class: behave as the standard library where it differs
         self._auto = self._opts.backend == "auto"

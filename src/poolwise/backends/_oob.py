@@ -52,7 +52,7 @@ def _rebuild_bytearray(buf: Any) -> bytearray:
 
 def _rebuild_view(buf: Any, fmt: str, shape: tuple[int, ...]) -> memoryview:
     view = memoryview(buf)
-    return view if fmt == "B" and len(shape) == 1 else view.cast(fmt, shape)
+    return view if fmt == "B" and len(shape) == 1 else view.cast(fmt, shape)  # type: ignore[call-overload]
 
 
 class _Swapped:
@@ -79,10 +79,9 @@ def _swap_one(x: Any, threshold: int) -> Any:
     if t is bytes or t is bytearray:
         if len(x) >= threshold:
             return _Swapped(x, BYTES if t is bytes else BYTEARRAY)
-    elif t is memoryview:
-        # (a native one-letter format: the other side casts the bytes back to it)
-        if x.nbytes >= threshold and x.c_contiguous and len(x.format) == 1:
-            return _Swapped(x, VIEW)
+    # (a memoryview of a native one-letter format: the other side casts the bytes back to it)
+    elif t is memoryview and x.nbytes >= threshold and x.c_contiguous and len(x.format) == 1:
+        return _Swapped(x, VIEW)
     return x
 
 
@@ -164,7 +163,8 @@ def dump(
         tags.update((id(s.buffer), s.kind) for s in _stand_ins(swapped))
         return pickler(rebuild(swapped), PROTOCOL, buffer_callback=keep)
 
-    if scan:
+    # (the first item tells, at the cost of one look, whether the job passes bytes-likes)
+    if scan or (items and _swap_in(items[0], threshold) is not items[0]):
         stream = again() or pickler(obj, PROTOCOL, buffer_callback=keep)
         return Packed(stream, buffers, bytes(kinds)), True
     try:

@@ -78,6 +78,9 @@ from poolwise.backends._start import check_start_method, choose_start_method
 # behind a running one without risk of a write blocking.
 _PIPELINE_BYTES = 32 * 1024
 
+# A batch whose buffers in shared memory pass this is halved (see submit).
+_BATCH_BYTES = 8 << 20
+
 _live: weakref.WeakSet[ProcessBackend] = weakref.WeakSet()
 
 
@@ -308,7 +311,15 @@ class ProcessBackend(Backend):
             return
         try:
             if self._threshold is not None:
-                self._pending.append(self._pack(batch))
+                packed = self._pack(batch)
+                if len(batch) > 1 and sum(b.nbytes for b in packed[2]) > _BATCH_BYTES:
+                    # (the batch sizes aimed at tiny tasks would give one worker most of the
+                    # data while the others wait, and grow its arena to match: halves instead)
+                    head, tail = _split(batch, len(batch) // 2)
+                    self.submit(head)
+                    self.submit(tail)
+                    return
+                self._pending.append(packed)
             else:
                 self._pending.append((batch, _repickle(batch), []))
         except Exception:
@@ -322,7 +333,11 @@ class ProcessBackend(Backend):
         job = batch.job.id
         try:
             packed, found = _oob.dump(
-                batch.items, batch.items, list, threshold=self._threshold or 0, scan=job in self._scan
+                batch.items,
+                batch.items,
+                list,
+                threshold=self._threshold or 0,
+                scan=job in self._scan,
             )
         except Exception:
             import cloudpickle  # (only for what the C pickler refused: it is not cheap)

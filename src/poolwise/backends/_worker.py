@@ -218,7 +218,9 @@ class _Results:
         self.scan: set[int] = set()  # jobs whose results had large bytes-likes
         self.broken = False  # an arena could not be had: the pipe from now on
 
-    def message(self, job_id: int, seq: int, values: list[Any], errors: Any, elapsed: float) -> bytes:
+    def message(
+        self, job_id: int, seq: int, values: list[Any], errors: Any, elapsed: float
+    ) -> bytes:
         """The result message for a batch, its large buffers already in an arena."""
         writer = self.writers[self.turn]
         self.turn ^= 1  # (the batch after next may write this arena again)
@@ -304,7 +306,7 @@ def _serve(
         except (EOFError, OSError):
             return
         kind = buf[0]
-        if kind == BATCH or kind == BATCH_OOB:
+        if kind in (BATCH, BATCH_OOB):
             job_id, seq = BATCH_HEADER.unpack_from(buf, 1)
             slot[SLOT_SEQ] = seq
             slot[SLOT_POS] = PHASE_UNPICKLE
