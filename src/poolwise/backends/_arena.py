@@ -165,7 +165,6 @@ class Reader:
     def __init__(self) -> None:
         self.generation = 0
         self._map: mmap.mmap | None = None
-        self.view: memoryview | None = None
 
     def attach(self, fd: int, size: int, generation: int) -> None:
         """Map the segment ``fd`` (closed here: the mapping keeps it) in place of the last."""
@@ -175,20 +174,36 @@ class Reader:
             os.close(fd)
         self.close()
         self._map = new_map
-        self.view = memoryview(new_map)
         self.generation = generation
 
     def slices(self, places: list[tuple[int, int]]) -> list[memoryview]:
-        view = self.view
-        assert view is not None
-        return [view[o : o + n] for o, n in places]
+        """Views of the buffers at ``places``, through a view made for them alone: whatever
+        is built on them keeps the mapping's export count up until it is gone (``in_use``)."""
+        assert self._map is not None
+        base = memoryview(self._map)
+        out = [base[o : o + n] for o, n in places]
+        base.release()  # (the slices hold the mapping on their own)
+        return out
+
+    def in_use(self) -> bool:
+        """Whether anything still points into the segment (a task kept an argument, or a view
+        of one). numpy's arrays hold a memoryview of their own that ``release`` on ours does
+        not see, so this asks the mapping itself: a read-only ``mmap`` refuses ``resize``
+        with BufferError while any buffer of it is exported, and with TypeError otherwise,
+        changing nothing either way."""
+        if self._map is None:
+            return False
+        try:
+            self._map.resize(len(self._map))
+        except BufferError:
+            return True
+        except (TypeError, OSError, SystemError):
+            return False
+        return False  # (not reached: the mapping is read-only)
 
     def close(self) -> None:
         """Unmap, unless something still points into the segment (a task kept an argument):
         then the mapping lives on with that object, and is unmapped when it goes."""
-        if self.view is not None:
-            self.view.release()
-            self.view = None
         if self._map is not None:
             try:
                 self._map.close()
@@ -197,16 +212,13 @@ class Reader:
             self._map = None
 
 
-def release(views: list[memoryview]) -> bool:
-    """Release the views a message was read through; False when one is still in use (a task
-    kept an argument that points into the arena: the writer must not reuse it)."""
-    free = True
+def release(views: list[memoryview]) -> None:
+    """Release the views a message was read through."""
     for v in views:
         try:
             v.release()
-        except BufferError:
-            free = False
-    return free
+        except BufferError:  # (exported by a task's object: ``Reader.in_use`` tells)
+            pass
 
 
 def send_fd(conn: Any, fd: int) -> None:

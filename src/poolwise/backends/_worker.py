@@ -348,8 +348,11 @@ def _serve(
             message = results.message(job_id, seq, values, errors or None, elapsed)
             del values, errors
             # (before the result: once the parent has it, it may write this worker's arena)
-            if views and not _arena.release(views):
-                conn.send_bytes(_arena.PINNED)
+            if views:
+                _arena.release(views)
+                del views
+                if arguments[0].in_use():
+                    conn.send_bytes(_arena.PINNED)
             conn.send_bytes(message)
             del message
             slot[SLOT_POS] = PHASE_IDLE
