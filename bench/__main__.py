@@ -18,6 +18,7 @@ from typing import Any
 # Benchmark modules in the order they run.
 MODULES: tuple[str, ...] = (
     "core",
+    "transfer",
     "compare_cost",
     "dask",
     "auto",
