@@ -162,8 +162,8 @@ def sweep(repeat: int) -> list[dict[str, Any]]:
             for size in (4 << 10, 16 << 10, 32 << 10, 64 << 10, 256 << 10, 1 << 20):
                 items = [np.ones(size // 8) for _ in range(64)]
                 runners = {
-                    "shared memory": lambda: list(shm.map(digest, items, chunksize=1)),
-                    "pipe": lambda: list(pipe.map(digest, items, chunksize=1)),
+                    "shared memory": lambda xs=items: list(shm.map(digest, xs, chunksize=1)),
+                    "pipe": lambda xs=items: list(pipe.map(digest, xs, chunksize=1)),
                 }
                 for r in runners.values():
                     r()
