@@ -153,3 +153,27 @@ def test_real_tiny_function_stays_serial() -> None:
 def test_empty_input_is_an_error() -> None:
     with pytest.raises(ValueError, match="empty"):
         pw.advise(helpers.double, [])
+
+
+def test_a_large_argument_is_priced_at_the_transport_that_carries_it() -> None:
+    """16 MB arguments to a task that computes for 50 ms: through the pipe processes cost more
+    than they save; in shared memory they pay."""
+    from poolwise.advisor._pilot import Pilot
+    from poolwise.backends import _arena
+
+    if not _arena.supported():
+        pytest.skip("no shared memory here")
+    item = bytes(16_000_000)
+    base = profile(0.05, 0.05, 1.0)
+    priced = {}
+    for shared in (True, False):
+        pilot = Pilot(len, [item], shared_memory=shared)
+        pilot._last = (item, len(item))
+        priced[shared] = pilot._with_pickling(base)
+    assert priced[True].transport == "shared memory" and priced[False].transport == "pipe"
+    assert priced[True].serialize is not None and priced[False].serialize is not None
+    assert priced[True].serialize < priced[False].serialize / 5
+    on, off = decide(priced[True], 100, cpus=2), decide(priced[False], 100, cpus=2)
+    assert on.backend == "process" and off.backend != "process"
+    assert on.measured["transport"] == "shared memory"
+    assert any("in shared memory" in r and "through a pipe" in r for r in on.reasons)

@@ -53,7 +53,7 @@ def test_a_memoryview_pickles_though_pickle_refuses_one() -> None:
 
 
 def test_bytes_deep_in_a_large_container_stay_in_the_stream() -> None:
-    items = [list(range(100)) + [bytes(BIG)]]
+    items = [[*range(100), bytes(BIG)]]
     packed, found = _oob.dump(items, items, list)
     assert packed.buffers == [] and not found
     assert _oob.loads(packed.stream, []) == items

@@ -140,9 +140,9 @@ def test_every_kind_of_buffer_crosses_both_ways_and_keeps_its_type() -> None:
 def test_numpy_arguments_are_read_only_views_of_shared_memory_and_results_writable() -> None:
     np = pytest.importorskip("numpy")
     arrays = [np.full(BIG // 8, float(i)) for i in range(4)]
-    assert pw.map(describe, arrays, backend="process", workers=2) == [
-        ("ndarray", False, "mmap")
-    ] * 4
+    assert (
+        pw.map(describe, arrays, backend="process", workers=2) == [("ndarray", False, "mmap")] * 4
+    )
     with pw.Executor(backend="process", workers=2) as ex:  # (Executor.map hands arrays out)
         back = list(ex.map(make_array, range(4)))
     assert [float(b[0]) for b in back] == [0.0, 1.0, 2.0, 3.0]

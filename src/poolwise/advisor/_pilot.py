@@ -59,6 +59,10 @@ TRIAL_SWITCH = 1e-4  # the GIL switch interval during a trial: races show up at 
 PIPE = 0.6e9  # bytes per second through a pipe to a worker process
 COPY = 2e9  # bytes per second a buffer pickles (and unpickles) at: a memory copy
 BIG_ITEM = 1 << 20  # bytes: a buffer this large is sized, not pickled, and sampled at once
+# bytes per second a buffer crosses in shared memory (one copy into the worker's arena; a numpy
+# argument is read there in place): bench/transfer.py measures 5-10 GB/s warm on 2 cores, and
+# results, copied out into the parent's new memory, at the COPY rate
+SHARED = 4e9
 BASELINE = 8  # items of the loop kept to re-run in a trial
 THREAD_START = 1e-4  # seconds between two threads' starts
 RERUN_CPU = 0.01  # CPU seconds a trial spends on re-runs, when two are already more
@@ -108,10 +112,12 @@ class Pilot:
         mode: str = "run",
         reruns: bool = True,
         budget: float | None = None,
+        shared_memory: bool = True,
     ) -> None:
         self.fn = fn
         self.mode = mode
         self.reruns = reruns
+        self.shared_memory = shared_memory  # (the process backend's option: which transport)
         self.max_head = MAX_HEAD if budget is None else max(MIN_HEAD, budget / 2)
         self.n = len(items) if isinstance(items, (list, tuple, range)) else None
         self._items = items
@@ -288,27 +294,44 @@ class Pilot:
             if self._last is None:
                 raise ValueError("no item succeeded")
             item, value = self._last
-            sizes, pickling = [], 0.0
-            for obj in (item, value):
+            shared = self._shared_from()
+            sizes, pickling, piped, in_shm = [], 0.0, 0, 0.0
+            for obj, rate in ((item, SHARED), (value, COPY)):
                 n = _nbytes(obj)
+                if n >= shared:  # it crosses in shared memory: one copy, no pipe
+                    sizes.append(n)
+                    in_shm += n / rate
+                    continue
                 if n >= BIG_ITEM:  # a buffer pickles at copying speed: no need to time it
                     sizes.append(n)
                     pickling += n / COPY
+                    piped += n
                     continue
                 t0 = time.perf_counter()
-                sizes.append(len(_transport.dumps(obj)))
+                size = len(_transport.dumps(obj))
                 pickling += time.perf_counter() - t0
+                sizes.append(size)
+                piped += size
         except Exception:
             return dataclasses.replace(p, picklable=False)
-        moved = sum(sizes) / PIPE
         # unpickling costs about what pickling did; the worker does the same on its side
         return dataclasses.replace(
             p,
             picklable=True,
             arg_bytes=float(sizes[0]),
             result_bytes=float(sizes[1]),
-            serialize=2 * pickling + moved,
+            serialize=2 * pickling + piped / PIPE + in_shm,
+            transport="shared memory" if in_shm else "pipe",
         )
+
+    def _shared_from(self) -> float:
+        """The size from which a buffer crosses in shared memory (infinite: never)."""
+        if not self.shared_memory:
+            return float("inf")
+        # (light: pickle, mmap and socket; only when processes are priced)
+        from poolwise.backends import _arena, _oob
+
+        return float(_oob.THRESHOLD) if _arena.supported() else float("inf")
 
     def _decide(self, it: Iterator[Any], whole: bool = False) -> Advice:
         from poolwise.advisor._advise import decide  # (see the imports)

@@ -19,6 +19,8 @@ class Profile:
         arg_bytes, result_bytes, serialize: pickled sizes, and seconds per item the caller
             would spend pickling and moving them to and from processes (None: not measured).
         picklable: whether the function and an item pickle (None: not checked).
+        transport: how an item and its result would cross to processes: ``"pipe"``, or
+            ``"shared memory"`` for large buffers (None: not measured).
         safety: ``"unchecked"``, ``"safe"``, ``"unsafe"`` or ``"varies"``; ``safety_note`` the
             numbers behind it.
         trial: (threads, seconds per item) measured when items ran on threads, else None.
@@ -38,6 +40,7 @@ class Profile:
     safety_note: str = ""
     trial: tuple[int, float] | None = None
     busy_others: float = 0.0
+    transport: str | None = None
 
 
 @dataclass(frozen=True)
