@@ -74,39 +74,48 @@ class _Swapped:
         return _rebuild_view, (self.buffer, view.format, tuple(view.shape))
 
 
-def _swap_one(x: Any, threshold: int) -> Any:
+def _swap_one(x: Any, threshold: int, seen: dict[int, _Swapped]) -> Any:
     t = type(x)
+    kind = None
     if t is bytes or t is bytearray:
         if len(x) >= threshold:
-            return _Swapped(x, BYTES if t is bytes else BYTEARRAY)
+            kind = BYTES if t is bytes else BYTEARRAY
     # (a memoryview of a native one-letter format: the other side casts the bytes back to it)
     elif t is memoryview and x.nbytes >= threshold and x.c_contiguous and len(x.format) == 1:
-        return _Swapped(x, VIEW)
-    return x
+        kind = VIEW
+    if kind is None:
+        return x
+    # one stand-in per object: pickle's memo then sends an object given twice once, as it
+    # does for the object itself
+    stand_in = seen.get(id(x))
+    if stand_in is None:
+        stand_in = seen[id(x)] = _Swapped(x, kind)
+    return stand_in
 
 
-def _swap_in(x: Any, threshold: int) -> Any:
+def _swap_in(x: Any, threshold: int, seen: dict[int, _Swapped]) -> Any:
     """``x`` with its large bytes-likes swapped, one container level deep; ``x`` itself when
     nothing was."""
     t = type(x)
     if t is tuple or t is list:
         if len(x) > _SCAN:
             return x
-        swapped = [_swap_one(v, threshold) for v in x]
+        swapped = [_swap_one(v, threshold, seen) for v in x]
         if all(a is b for a, b in zip(swapped, x)):
             return x
         return tuple(swapped) if t is tuple else swapped
     if t is dict:
         if len(x) > _SCAN:
             return x
-        d = {k: _swap_one(v, threshold) for k, v in x.items()}
+        d = {k: _swap_one(v, threshold, seen) for k, v in x.items()}
         return x if all(d[k] is v for k, v in x.items()) else d
-    return _swap_one(x, threshold)
+    return _swap_one(x, threshold, seen)
 
 
 def swap(items: list[Any], threshold: int) -> list[Any]:
     """A batch's items (or results) with large bytes-likes swapped for stand-ins."""
-    out = [_swap_in(x, threshold) for x in items]
+    seen: dict[int, _Swapped] = {}
+    out = [_swap_in(x, threshold, seen) for x in items]
     return items if all(a is b for a, b in zip(out, items)) else out
 
 
@@ -164,7 +173,7 @@ def dump(
         return pickler(rebuild(swapped), PROTOCOL, buffer_callback=keep)
 
     # (the first item tells, at the cost of one look, whether the job passes bytes-likes)
-    if scan or (items and _swap_in(items[0], threshold) is not items[0]):
+    if scan or (items and _swap_in(items[0], threshold, {}) is not items[0]):
         stream = again() or pickler(obj, PROTOCOL, buffer_callback=keep)
         return Packed(stream, buffers, bytes(kinds)), True
     try:
