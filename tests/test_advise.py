@@ -177,3 +177,12 @@ def test_a_large_argument_is_priced_at_the_transport_that_carries_it() -> None:
     assert on.backend == "process" and off.backend != "process"
     assert on.measured["transport"] == "shared memory"
     assert any("in shared memory" in r and "through a pipe" in r for r in on.reasons)
+
+
+@pytest.mark.parametrize(("cpu", "says"), [(0.035, True), (0.011, False)])
+def test_a_function_that_uses_several_cores_on_its_own_is_noticed(cpu: float, says: bool) -> None:
+    a = decide(profile(0.01, cpu, 0.0), 1000, cpus=4)
+    noticed = [r for r in a.reasons if "cores on its own" in r]
+    assert bool(noticed) is says
+    if says:
+        assert "about 3.5 cores" in noticed[0] and "native thread pool" in noticed[0]

@@ -40,6 +40,10 @@ def _fmt_b(n: float) -> str:
     return f"{n:.0f} bytes"
 
 
+# CPU time per wall time above which a function runs threads of its own (a native pool)
+MANY_CORES = 1.2
+
+
 def _through_pipe(p: Profile) -> float:
     """Seconds per task the item and result would cost pickled through a pipe instead."""
     from poolwise.advisor._pilot import COPY, PIPE  # (loaded with the pilot already)
@@ -176,6 +180,12 @@ def _reasons(
         f"each task takes {fmt_s(p.wall)} and keeps a CPU busy {share:.0%} of that time: "
         f"it mostly {kind}"
     )
+    if share > MANY_CORES:
+        out.append(
+            f"it already uses about {share:.1f} cores on its own (CPU time {fmt_s(p.cpu)} in "
+            f"{fmt_s(p.wall)} of wall time: a native thread pool, such as BLAS or OpenMP): "
+            "workers share the CPUs with it, and poolwise gives each worker's pool its share"
+        )
     if not gil_enabled():
         out.append("this Python runs without the GIL: threads run Python code in parallel")
     elif p.gil is not None and share > 0.3:

@@ -59,7 +59,7 @@ from poolwise._errors import (
     WorkerInitError,
     remote_traceback,
 )
-from poolwise.backends import _arena, _oob
+from poolwise.backends import _arena, _native, _oob
 from poolwise.backends import _worker as W
 from poolwise.backends._base import Backend, Batch, Job, Outcome
 from poolwise.backends._blame import (
@@ -213,6 +213,13 @@ class ProcessBackend(Backend):
                 import _ctypes  # noqa: F401
             except ImportError:
                 pass
+            # likewise threadpoolctl, when a library with a native pool is loaded: a forked
+            # worker limits that pool to its share (see _native), and would import it itself
+            if _native.loaded() and not _native.user_set():
+                try:
+                    import threadpoolctl  # noqa: F401
+                except ImportError:
+                    pass
         else:
             from multiprocessing.heap import BufferWrapper  # (not needed under fork)
 
@@ -234,6 +241,10 @@ class ProcessBackend(Backend):
                 stack_path,
                 os.getpid(),
                 self._threshold,
+                # each worker's share of the CPUs, for a pool inside a task and the native
+                # pools (unless the user sized those: then None, left alone)
+                _native.share(self.workers),
+                None if _native.user_set() else _native.share(self.workers),
             ),
             name="poolwise-worker",
         )

@@ -48,7 +48,7 @@ import sys
 import time
 from typing import Any
 
-from poolwise.backends import _arena, _oob
+from poolwise.backends import _arena, _native, _oob
 from poolwise.backends._core import (
     PROTOCOL,
     JobCache,
@@ -178,11 +178,15 @@ def main(
     stack_path: str | None,
     owner_pid: int = 0,
     threshold: int | None = None,
+    cpus: int | None = None,
+    native_threads: int | None = None,
 ) -> None:
     """Entry point of a worker process. Exits with os._exit: the parent's atexit hooks and
     buffered files inherited through fork must not run here."""
     try:
         _harden(parent_pid, owner_pid)
+        if cpus is not None:
+            _native.enter_worker(cpus, native_threads)
         if stack_path:
             import faulthandler  # (only for the watchdog)
 
