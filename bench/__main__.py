@@ -19,6 +19,7 @@ from typing import Any
 MODULES: tuple[str, ...] = (
     "core",
     "transfer",
+    "native",
     "compare_cost",
     "dask",
     "auto",

@@ -1,0 +1,114 @@
+"""Issue 19's native thread pools: 64 matrix products on threads and processes, with poolwise's
+default limits and with the native pools sized by hand.
+
+Each configuration runs in a fresh Python whose environment is set before numpy loads (which is
+the only way to size a BLAS pool by hand): nothing set (poolwise's default: each worker's pool
+gets its share of the CPUs), every ``*_NUM_THREADS`` variable at 1, and at the number of usable
+CPUs (what numpy does unasked). Inside, poolwise threads and processes (2 workers each, warm)
+run the products in alternating rounds; medians.
+
+Goal: the default at least as fast as the better of the two set by hand (within 3%, the noise
+of this shared machine between runs), on threads and on processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import poolwise as pw
+from poolwise.backends._native import VARIABLES
+
+TITLE = "native: 64 matrix products (300 rows) on threads and processes, pools sized how"
+ROOT = Path(__file__).parent.parent
+NOISE = 1.03
+
+CHILD = """
+import json, statistics, sys, time
+import numpy as np
+import poolwise as pw
+
+def product(i):
+    a = np.random.default_rng(i).random((300, 300))
+    for _ in range(6):
+        a = (a @ a) / 300.0
+    return float(a[0, 0])
+
+def main(repeat):
+    items = list(range(64))
+    times = {"thread": [], "process": []}
+    with pw.Executor(backend="thread", workers=2) as t, pw.Executor(backend="process", workers=2) as p:
+        runners = {"thread": lambda: list(t.map(product, items, chunksize=1)),
+                   "process": lambda: list(p.map(product, items, chunksize=1))}
+        for r in runners.values():
+            r()
+        for _ in range(repeat):
+            for name, r in runners.items():
+                t0 = time.perf_counter()
+                r()
+                times[name].append(time.perf_counter() - t0)
+    print(json.dumps({k: statistics.median(v) for k, v in times.items()}))
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
+"""
+
+
+def _run_child(env_threads: int | None, repeat: int) -> dict[str, float]:
+    env = {k: v for k, v in os.environ.items() if k not in (*VARIABLES, "POOLWISE_CPUS")}
+    if env_threads is not None:
+        env.update(dict.fromkeys(VARIABLES, str(env_threads)))
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(repeat)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run(quick: bool) -> list[dict[str, Any]]:
+    repeat = 3 if quick else 7
+    cpus = pw.usable_cpus()
+    sized = {
+        "default (poolwise sizes the pools)": None,
+        "by hand: 1 thread per pool": 1,
+        f"by hand: {cpus} threads per pool (numpy's own)": cpus,
+    }
+    # two passes, in turns, so that a drift of the machine's speed touches every setting
+    medians: dict[str, dict[str, list[float]]] = {k: {"thread": [], "process": []} for k in sized}
+    for _ in range(2):
+        for label, n in sized.items():
+            for backend, s in _run_child(n, repeat).items():
+                medians[label][backend].append(s)
+    rows: list[dict[str, Any]] = []
+    for backend in ("thread", "process"):
+        got = {label: min(m[backend]) for label, m in medians.items()}
+        default = got["default (poolwise sizes the pools)"]
+        best = min(v for k, v in got.items() if k.startswith("by hand"))
+        for label, s in got.items():
+            rows.append(
+                {
+                    "backend": f"{backend} x2",
+                    "native pools": label,
+                    "seconds": s,
+                    "x default": s / default,
+                }
+            )
+        rows.append(
+            {
+                "backend": f"{backend} x2",
+                "native pools": "goal: default <= the better by hand",
+                "x default": best / default,
+                "goal met": "yes" if default <= NOISE * best else "NO",
+            }
+        )
+    return rows
