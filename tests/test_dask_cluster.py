@@ -88,6 +88,33 @@ def test_the_job_is_unpickled_once_per_worker_however_many_batches(
     assert released(dask_client)
 
 
+def byte_at(item: tuple[bytes, int]) -> tuple[int, int]:
+    data, i = item
+    return data[i], len(data)
+
+
+def test_a_large_argument_many_tasks_share_goes_to_the_cluster_once(
+    dask_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from poolwise.backends import _dask_stage
+
+    sent: list[int] = []
+    flush = _dask_stage.Stager.flush
+
+    def counting(self: Any, track: Any) -> None:
+        sent.extend(len(staged[3]) for staged in self._staged)
+        flush(self, track)
+
+    monkeypatch.setattr(_dask_stage.Stager, "flush", counting)
+    data = bytes(range(256)) * 8192  # 2 MiB
+    items = [(data, i) for i in range(40)]
+    out = pw.map(byte_at, items, backend="dask", client=dask_client, chunksize=2)
+    assert out == [(i, len(data)) for i in range(40)]
+    assert len(sent) == 20  # batches
+    assert sum(sent) < 2.5 * len(data)  # (inline in the first batch, then named: not 20 times)
+    assert released(dask_client)
+
+
 def test_an_unpicklable_argument_fails_only_its_task(dask_client: Any) -> None:
     items: list[Any] = [1, 2, threading.Lock(), 4]
     out = pw.map(helpers.double, items, backend="dask", client=dask_client, on_error="return")

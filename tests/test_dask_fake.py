@@ -318,12 +318,25 @@ def test_large_items_go_to_the_scheduler_in_graphs_of_a_few_megabytes(
     backend: DaskBackend, client: FakeClient
 ) -> None:
     job = Job(helpers.double)
-    big = b"x" * (3 << 20)
-    for i, item in enumerate([big, b"small", big, big, b"small"]):
+    bigs = [bytes([k]) * (3 << 20) for k in range(3)]  # (distinct: none is shared)
+    for i, item in enumerate([bigs[0], b"small", bigs[1], bigs[2], b"small"]):
         backend.submit(Batch(job, [i], [item]))
     backend.flush()
     # (Dask warns of graphs over 10 MB; a batch larger than the limit goes alone)
     assert [len(g) for g in client.graphs] == [2, 1, 2] and backend.busy() == 5
+
+
+def test_a_large_item_given_again_becomes_a_task_the_batches_name(
+    backend: DaskBackend, client: FakeClient
+) -> None:
+    job = Job(helpers.double)
+    big = b"x" * (2 << 20)
+    for i in range(4):
+        backend.submit(Batch(job, [i], [big]))
+    backend.flush()
+    data = [g for g in client.graphs if g[0].startswith("poolwise-data-")]
+    assert len(data) == 1  # (the first batch carried it inline; the others name that task)
+    assert len(client.graphs) == 2 and len(client.graphs[-1]) == 4
 
 
 def test_without_dask_the_error_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

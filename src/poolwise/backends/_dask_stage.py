@@ -4,10 +4,20 @@
 batch in one ``client.map`` call. What a batch task needs besides its items, the job and the
 initializer, is sent once and reused: a small job inline with each batch, a large one as a Dask
 task of its own (see the module ``_dask``).
+
+So is a large argument that many tasks share (``pw.map(fit, [(data, p) for p in params])``):
+a buffer of a megabyte or more (bytes, a numpy array...) that a job's batches give again after
+one batch carried it inline becomes a Dask task of its own (``identity(obj)``, pickled into the
+graph once); later batches name it in their pickled items and take it as a dependency, so Dask
+moves it to each worker once, and computes it again if every worker holding it dies (as with
+the job; scattered data would be lost).
 """
 
 from __future__ import annotations
 
+import io
+import itertools
+import pickle
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -20,6 +30,9 @@ from poolwise.backends._dask_worker import RemoteInit, RemoteJob, identity, run_
 _MAX_JOBS = 256  # jobs kept on the cluster for an Executor's repeated submits
 _INLINE_JOB = 64 * 1024  # bytes: a job this small travels with each batch
 _GRAPH_BYTES = 4 << 20  # pickled items sent to the scheduler in one graph, at most (see flush)
+_SHARE_MIN = 1 << 20  # bytes: a buffer this large, given again by a later batch, is shared
+_RECENT = 8  # large objects of a job's recent batches remembered, to see one come again
+_PROTOCOL = 5
 
 
 def release(arg: Any) -> None:
@@ -50,8 +63,14 @@ class Stager:
         self._init_future: Any = None
         # job id -> its RemoteJob (small: sent inline) or the future of a task that holds it
         self._jobs: OrderedDict[int, Any] = OrderedDict()
-        # batches staged since the last flush: (batch, key, its job argument, pickled items)
-        self._staged: list[tuple[Batch, str, Any, bytes]] = []
+        # batches staged since the last flush: (batch, key, its job argument, pickled items,
+        # the futures of the shared objects its items name)
+        self._staged: list[tuple[Batch, str, Any, bytes, dict[str, Any]]] = []
+        # per job: large objects of recent batches (held, so their ids stay theirs), and the
+        # shared ones by id: (key, future, the object)
+        self._recent: dict[int, OrderedDict[int, Any]] = {}
+        self._shared: dict[int, dict[int, tuple[str, Any, Any]]] = {}
+        self._shared_keys = itertools.count()
         self.full_batches = False  # whether the batch staged last had its full size
 
     def __len__(self) -> int:
@@ -78,12 +97,48 @@ class Stager:
             payload = _transport.dumps(batch.items)
         except Exception:
             return None
+        refs: dict[str, Any] = {}
+        if len(payload) >= _SHARE_MIN:
+            payload, refs = self._share(batch, payload)
         name = getattr(batch.job.fn, "__name__", "fn").replace("<", "").replace(">", "")
         key = f"poolwise-{name}-{self._token}-{batch.seq}{suffix}"
-        self._staged.append((batch, key, self._job_arg(batch.job), payload))
+        self._staged.append((batch, key, self._job_arg(batch.job), payload, refs))
         per_item = batch.job.per_item
         self.full_batches = per_item is not None and len(batch) * per_item >= self._batch_floor / 2
         return key
+
+    def _share(self, batch: Batch, payload: bytes) -> tuple[bytes, dict[str, Any]]:
+        """The batch's items pickled again, naming the large objects an earlier batch of the
+        job carried (each now a Dask task of its own); and those tasks' futures by name."""
+        recent = self._recent.setdefault(batch.job.id, OrderedDict())
+        shared = self._shared.setdefault(batch.job.id, {})
+        refs: dict[str, Any] = {}
+        stager = self
+
+        class Naming(pickle.Pickler):
+            def persistent_id(self, obj: Any) -> str | None:
+                if _size(obj) < _SHARE_MIN:
+                    return None
+                known = shared.get(id(obj))
+                if known is None:
+                    if recent.get(id(obj)) is not obj:  # (first seen: it travels inline)
+                        recent[id(obj)] = obj
+                        while len(recent) > _RECENT:
+                            recent.popitem(last=False)
+                        return None
+                    key = f"poolwise-data-{stager._token}-{next(stager._shared_keys)}"
+                    future = stager.client.submit(identity, obj, key=key, pure=False)
+                    known = shared[id(obj)] = (key, future, obj)
+                    del recent[id(obj)]
+                refs[known[0]] = known[1]
+                return known[0]
+
+        out = io.BytesIO()
+        try:
+            Naming(out, _PROTOCOL).dump(batch.items)
+        except Exception:  # (what only cloudpickle pickles: it travels inline, as before)
+            return payload, {}
+        return (out.getvalue(), refs) if refs else (payload, {})
 
     def flush(self, track: Callable[[str, Batch, Any], None]) -> None:
         """Send the staged batches as one graph: one ``update_graph`` on the scheduler for
@@ -92,23 +147,24 @@ class Stager:
         warns of graphs over 10 MB). ``track(key, batch, future)`` is called for each sent."""
         while self._staged:
             size, n = 0, 0
-            for _, _, _, payload in self._staged:
+            for _, _, _, payload, _ in self._staged:
                 if n and size + len(payload) > _GRAPH_BYTES:
                     break
                 size, n = size + len(payload), n + 1
             group = self._staged[:n]
             futures = self.client.map(
                 run_batch,
-                [arg for _, _, arg, _ in group],
+                [arg for _, _, arg, _, _ in group],
                 [self._init_future] * n,
-                [payload for _, _, _, payload in group],
-                [batch.seq for batch, _, _, _ in group],
+                [payload for _, _, _, payload, _ in group],
+                [batch.seq for batch, _, _, _, _ in group],
                 [self._topic] * n,
-                key=[key for _, key, _, _ in group],
+                [refs for _, _, _, _, refs in group],
+                key=[key for _, key, _, _, _ in group],
                 pure=False,
             )
             del self._staged[:n]
-            for (batch, key, _, _), future in zip(group, futures, strict=True):
+            for (batch, key, _, _, _), future in zip(group, futures, strict=True):
                 track(key, batch, future)
 
     def _job_arg(self, job: Job) -> Any:
@@ -138,6 +194,9 @@ class Stager:
         arg = self._jobs.pop(job.id, None)
         if arg is not None:
             release(arg)
+        self._recent.pop(job.id, None)
+        for _, future, _ in self._shared.pop(job.id, {}).values():
+            future.release()
 
     def cancel(self, owner: Any) -> list[Batch]:
         """Unstage the batches of ``owner``'s run (they were never sent)."""
@@ -155,3 +214,18 @@ class Stager:
             if arg is not None:
                 release(arg)
         self._jobs.clear()
+        for job in list(self._shared):
+            for _, future, _ in self._shared.pop(job).values():
+                future.release()
+        self._recent.clear()
+
+
+def _size(obj: Any) -> int:
+    """The bytes of a buffer worth sharing (bytes, bytearray, a numpy array...), else 0."""
+    t = type(obj)
+    if t is bytes or t is bytearray:
+        return len(obj)
+    if t is int or t is str or t is float or t is tuple or t is list or t is dict:
+        return 0  # (the common types, answered without a lookup)
+    nbytes = getattr(obj, "nbytes", 0)
+    return nbytes if type(nbytes) is int else 0
