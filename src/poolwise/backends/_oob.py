@@ -128,7 +128,24 @@ class Packed:
         self.stream = stream
         self.buffers = buffers
         self.kinds = kinds
-        self.nbytes = sum(b.nbytes for b in buffers)
+        self.nbytes = sum(b.nbytes for b in buffers) if buffers else 0
+
+
+_NO_BUFFERS: list[memoryview] = []
+
+
+def _looks_big(x: Any, threshold: int) -> bool:
+    """Whether ``x`` (or a member of a small tuple or list of them) is a large buffer: one
+    look at a batch's first item, so that a job of small items pays nothing more."""
+    t = type(x)
+    if t is tuple or t is list:
+        return len(x) <= 8 and any(_looks_big(v, threshold) for v in x)
+    if t is bytes or t is bytearray:
+        return len(x) >= threshold
+    if t is int or t is str or t is float or t is dict:
+        return False  # (the common types, without a lookup)
+    nbytes = getattr(x, "nbytes", 0)
+    return type(nbytes) is int and nbytes >= threshold
 
 
 def dump(
@@ -141,12 +158,21 @@ def dump(
     dumps: Callable[..., bytes] | None = None,
 ) -> tuple[Packed, bool]:
     """Pickle ``obj`` (which is ``rebuild(items)``) with buffers of ``threshold`` bytes or more
-    out of band. ``scan``: look for large bytes-likes in ``items`` first (an earlier batch of
-    the job had them); else only when the stream comes out ``threshold`` or larger. Returns
-    the packed stream and whether scanning found anything (the caller keeps it for the job's
-    next batch). ``dumps`` is the pickler (``pickle.dumps`` by default; cloudpickle's for
-    objects the C pickler refuses). Raises what pickling raises."""
+    out of band. Returns the packed stream and whether the job moves large data: the caller
+    passes that back as ``scan`` for the job's next batch, which then goes straight to the
+    out-of-band pickling. Otherwise a batch whose first item is not large is pickled plainly
+    first (exactly as without shared memory), and again out of band only if that stream came
+    out ``threshold`` or larger. ``dumps`` is the pickler (``pickle.dumps`` by default;
+    cloudpickle's for objects the C pickler refuses). Raises what pickling raises."""
     pickler = dumps or pickle.dumps
+    if not scan and not (items and _looks_big(items[0], threshold)):
+        try:
+            stream = pickler(obj, PROTOCOL)
+        except Exception:  # (a memoryview cannot be pickled, but its stand-in can)
+            pass
+        else:
+            if len(stream) < threshold:
+                return Packed(stream, _NO_BUFFERS, b""), False
     buffers: list[memoryview] = []
     kinds = bytearray()
     tags: dict[int, bytes] = {}
@@ -162,34 +188,12 @@ def dump(
         kinds.extend(tags.get(id(pb), OTHER))
         return False
 
-    def again() -> bytes | None:
-        """The stream with large bytes-likes swapped; None when there are none."""
-        swapped = swap(items, threshold)
-        if swapped is items:
-            return None
-        buffers.clear()
-        kinds.clear()
+    swapped = swap(items, threshold)
+    if swapped is not items:
         tags.update((id(s.buffer), s.kind) for s in _stand_ins(swapped))
-        return pickler(rebuild(swapped), PROTOCOL, buffer_callback=keep)
-
-    # (the first item tells, at the cost of one look, whether the job passes bytes-likes)
-    if scan or (items and _swap_in(items[0], threshold, {}) is not items[0]):
-        stream = again() or pickler(obj, PROTOCOL, buffer_callback=keep)
-        return Packed(stream, buffers, bytes(kinds)), True
-    try:
-        stream = pickler(obj, PROTOCOL, buffer_callback=keep)
-    except Exception:
-        # (a memoryview cannot be pickled, but its stand-in can)
-        retried = again()
-        if retried is None:
-            raise
-        return Packed(retried, buffers, bytes(kinds)), True
-    found = False
-    if len(stream) >= threshold:
-        retried = again()
-        if retried is not None:
-            stream, found = retried, True
-    return Packed(stream, buffers, bytes(kinds)), found
+        obj = rebuild(swapped)
+    stream = pickler(obj, PROTOCOL, buffer_callback=keep)
+    return Packed(stream, buffers, bytes(kinds)), bool(buffers) or swapped is not items
 
 
 def _stand_ins(items: list[Any]) -> list[_Swapped]:
