@@ -24,9 +24,9 @@ def _round_trip(items: list[Any], *, owned: bool = False) -> list[Any]:
 
 def test_small_objects_pickle_exactly_as_before() -> None:
     items = [1, "two", b"x" * 1000, (3.0, [4]), {"k": bytearray(10)}]
-    packed, found = _oob.dump(items, items, list)
+    packed, hint = _oob.dump(items, items, list)
     assert packed.stream == pickle.dumps(items, 5)
-    assert packed.buffers == [] and not found
+    assert packed.buffers == [] and hint is None
 
 
 @pytest.mark.parametrize("owned", [False, True])
@@ -34,9 +34,9 @@ def test_large_bytes_likes_go_beside_the_stream_and_keep_their_types(owned: bool
     data = bytes(range(256)) * (BIG // 256 + 1)
     view = memoryview(bytearray(data[: 8 * (len(data) // 8)])).cast("d")
     items = [data, bytearray(data), view, (data, 1), {"k": data}, b"small"]
-    packed, found = _oob.dump(items, items, list)
+    packed, hint = _oob.dump(items, items, list)
     # (``data`` is there three times and travels once)
-    assert found and len(packed.buffers) == 3 and len(packed.stream) < 1000
+    assert hint == _oob.OUT_OF_BAND and len(packed.buffers) == 3 and len(packed.stream) < 1000
     assert packed.kinds == b"bam"
     out = _round_trip(items, owned=owned)
     assert [type(x) for x in out] == [bytes, bytearray, memoryview, tuple, dict, bytes]
@@ -53,19 +53,28 @@ def test_a_memoryview_pickles_though_pickle_refuses_one() -> None:
     assert _round_trip([view])[0] == view
 
 
-def test_bytes_deep_in_a_large_container_stay_in_the_stream() -> None:
+def test_bytes_deep_in_a_large_container_stay_in_the_stream_and_the_job_says_plain() -> None:
     items = [[*range(100), bytes(BIG)]]
-    packed, found = _oob.dump(items, items, list)
-    assert packed.buffers == [] and not found
+    packed, hint = _oob.dump(items, items, list)
+    assert packed.buffers == [] and hint == _oob.PLAIN
     assert _oob.loads(packed.stream, []) == items
+    # (the job's next batch is pickled once, plainly)
+    calls: list[int] = []
+
+    def counting(obj: Any, protocol: int, **kw: Any) -> bytes:
+        calls.append(1)
+        return pickle.dumps(obj, protocol, **kw)
+
+    again, still = _oob.dump(items, items, list, hint=hint, dumps=counting)
+    assert len(calls) == 1 and again.stream == packed.stream and still == _oob.PLAIN
 
 
-def test_a_job_that_had_bytes_is_scanned_first_next_time() -> None:
+def test_a_job_that_had_bytes_goes_out_of_band_at_once_next_time() -> None:
     items = [1, bytes(BIG)]  # (the first item says nothing: found by the stream's size)
-    packed, found = _oob.dump(items, items, list)
-    assert found and len(packed.buffers) == 1
-    again, still = _oob.dump(items, items, list, scan=True)
-    assert still and len(again.buffers) == 1 and again.stream == packed.stream
+    packed, hint = _oob.dump(items, items, list)
+    assert hint == _oob.OUT_OF_BAND and len(packed.buffers) == 1
+    again, still = _oob.dump(items, items, list, hint=hint)
+    assert still == hint and len(again.buffers) == 1 and again.stream == packed.stream
 
 
 def test_numpy_arrays_arrive_as_read_only_views_or_writable_copies() -> None:

@@ -12,9 +12,8 @@ a small stand-in that reduces to one, where they are found cheaply: an item or r
 or inside a tuple, list or dict of up to ``_SCAN`` entries of one. They keep their types on the
 other side; deeper ones travel inline, as before.
 
-Small objects pay nothing: buffers under the threshold stay in the stream, and the scan for
-``bytes`` runs only when the plain stream came out large (or an earlier batch of the same job
-needed it).
+Small objects pay nothing: a batch whose first item is not large is pickled plainly, and only
+a stream that comes out large is pickled again out of band; a job remembers which it needed.
 
 Each buffer is tagged with what it becomes (``KINDS``), so the side that must own its copy
 (the parent, reading results) makes exactly one copy of the right type.
@@ -148,31 +147,39 @@ def _looks_big(x: Any, threshold: int) -> bool:
     return type(nbytes) is int and nbytes >= threshold
 
 
+OUT_OF_BAND, PLAIN = "out of band", "plain"  # what a job's batches turned out to need
+
+
 def dump(
     obj: Any,
     items: list[Any],
     rebuild: Callable[[list[Any]], Any],
     *,
     threshold: int = THRESHOLD,
-    scan: bool = False,
+    hint: str | None = None,
     dumps: Callable[..., bytes] | None = None,
-) -> tuple[Packed, bool]:
+) -> tuple[Packed, str | None]:
     """Pickle ``obj`` (which is ``rebuild(items)``) with buffers of ``threshold`` bytes or more
-    out of band. Returns the packed stream and whether the job moves large data: the caller
-    passes that back as ``scan`` for the job's next batch, which then goes straight to the
-    out-of-band pickling. Otherwise a batch whose first item is not large is pickled plainly
-    first (exactly as without shared memory), and again out of band only if that stream came
-    out ``threshold`` or larger. ``dumps`` is the pickler (``pickle.dumps`` by default;
-    cloudpickle's for objects the C pickler refuses). Raises what pickling raises."""
+    out of band. Returns the packed stream and what the job turned out to need, which the
+    caller passes back as ``hint`` for the job's next batch: ``OUT_OF_BAND`` (it goes straight
+    to the out-of-band pickling), ``PLAIN`` (its stream was large but nothing in it could go
+    out of band: the plain pickle, once) or None (small so far). A batch whose first item is
+    not large is pickled plainly first, exactly as without shared memory, and again out of band
+    only when that stream came out ``threshold`` or larger. ``dumps`` is the pickler
+    (``pickle.dumps`` by default; cloudpickle's for objects the C pickler refuses). Raises what
+    pickling raises."""
     pickler = dumps or pickle.dumps
-    if not scan and not (items and _looks_big(items[0], threshold)):
+    stream = None
+    if hint != OUT_OF_BAND and not (items and _looks_big(items[0], threshold)):
         try:
             stream = pickler(obj, PROTOCOL)
         except Exception:  # (a memoryview cannot be pickled, but its stand-in can)
             pass
         else:
             if len(stream) < threshold:
-                return Packed(stream, _NO_BUFFERS, b""), False
+                return Packed(stream, _NO_BUFFERS, b""), hint
+            if hint == PLAIN:
+                return Packed(stream, _NO_BUFFERS, b""), hint
     buffers: list[memoryview] = []
     kinds = bytearray()
     tags: dict[int, bytes] = {}
@@ -192,8 +199,10 @@ def dump(
     if swapped is not items:
         tags.update((id(s.buffer), s.kind) for s in _stand_ins(swapped))
         obj = rebuild(swapped)
-    stream = pickler(obj, PROTOCOL, buffer_callback=keep)
-    return Packed(stream, buffers, bytes(kinds)), bool(buffers) or swapped is not items
+    oob = pickler(obj, PROTOCOL, buffer_callback=keep)
+    if buffers or swapped is not items or stream is None:
+        return Packed(oob, buffers, bytes(kinds)), OUT_OF_BAND
+    return Packed(stream, _NO_BUFFERS, b""), PLAIN
 
 
 def _stand_ins(items: list[Any]) -> list[_Swapped]:

@@ -109,7 +109,7 @@ class ProcessBackend(Backend):
         self._threshold: int | None = (
             _oob.THRESHOLD if shared_memory and _arena.supported() else None
         )
-        self._scan: set[int] = set()  # jobs whose arguments had large bytes-likes
+        self._hints: dict[int, str] = {}  # per job: how its arguments pickled (_oob.dump)
         self._fell_back = False  # (warned once)
         self.workers = workers
         self._start_method = start_method
@@ -343,26 +343,26 @@ class ProcessBackend(Backend):
         the plain pickle, so a batch of small items costs what it did without shared memory)."""
         job = batch.job.id
         try:
-            packed, found = _oob.dump(
+            packed, hint = _oob.dump(
                 batch.items,
                 batch.items,
                 list,
                 threshold=self._threshold or 0,
-                scan=job in self._scan,
+                hint=self._hints.get(job),
             )
         except Exception:
             import cloudpickle  # (only for what the C pickler refused: it is not cheap)
 
-            packed, found = _oob.dump(
+            packed, hint = _oob.dump(
                 batch.items,
                 batch.items,
                 list,
                 threshold=self._threshold or 0,
-                scan=job in self._scan,
+                hint=self._hints.get(job),
                 dumps=cloudpickle.dumps,
             )
-        if found:
-            self._scan.add(job)
+        if hint is not None:
+            self._hints[job] = hint
         if not packed.buffers:
             header = bytes([W.BATCH]) + W.BATCH_HEADER.pack(batch.job.id, batch.seq)
             return batch, header + packed.stream, []
@@ -489,6 +489,7 @@ class ProcessBackend(Backend):
             self._spawn()
 
     def forget(self, job: Job) -> None:
+        self._hints.pop(job.id, None)
         if self._job_blobs.pop(job.id, None) is None:
             return
         message = bytes([W.DROP]) + W.JOB_HEADER.pack(job.id)

@@ -219,7 +219,7 @@ class _Results:
         self.threshold = threshold
         self.writers = [_arena.Writer(1), _arena.Writer(2)]
         self.turn = 0
-        self.scan: set[int] = set()  # jobs whose results had large bytes-likes
+        self.hints: dict[int, str] = {}  # per job: how its results pickled (_oob.dump)
         self.broken = False  # an arena could not be had: the pipe from now on
 
     def message(
@@ -231,18 +231,18 @@ class _Results:
         packed = None
         if self.threshold is not None and not self.broken:
             try:
-                packed, found = _oob.dump(
+                packed, hint = _oob.dump(
                     (values, errors, elapsed),
                     values,
                     lambda v: (v, errors, elapsed),
                     threshold=self.threshold,
-                    scan=job_id in self.scan,
+                    hint=self.hints.get(job_id),
                 )
             except (Exception, SystemExit):  # (dump_results reports it, task by task)
                 packed = None
             else:
-                if found:
-                    self.scan.add(job_id)
+                if hint is not None:
+                    self.hints[job_id] = hint
         if packed is not None and packed.buffers:
             try:
                 if writer.reserve(_arena.room(packed.buffers)):
@@ -377,6 +377,6 @@ def _serve(
         elif kind == DROP:
             (job_id,) = JOB_HEADER.unpack_from(buf, 1)
             jobs.drop(job_id)
-            results.scan.discard(job_id)
+            results.hints.pop(job_id, None)
         elif kind == STOP:
             return
