@@ -137,6 +137,14 @@ def test_every_kind_of_buffer_crosses_both_ways_and_keeps_its_type() -> None:
     assert out[2].format == "i" and out[2].tobytes() == data and out[5:] == [7, "small"]
 
 
+@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
+def test_every_start_method_passes_its_arenas(method: str) -> None:
+    items = [bytes([i]) * BIG for i in range(3)]
+    out = pw.map(mapped, items, backend="process", workers=2, chunksize=1, start_method=method)
+    assert all(n > 0 for _, n in out)
+    assert pw.map(identity, items, backend="process", workers=2, start_method=method) == items
+
+
 def test_numpy_arguments_are_read_only_views_of_shared_memory_and_results_writable() -> None:
     np = pytest.importorskip("numpy")
     arrays = [np.full(BIG // 8, float(i)) for i in range(4)]
