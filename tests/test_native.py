@@ -80,3 +80,12 @@ def test_threads_limit_the_blas_while_they_run(unset: None) -> None:
     got = pw.map(blas_threads, range(4), backend="thread", workers=2)
     assert got == [[max(1, pw.usable_cpus() // 2)] * len(before)] * 4
     assert blas_threads(0) == before  # (restored once the map is over)
+
+
+def test_a_forkserver_worker_sees_the_sizes_the_user_set_after_the_server_started(
+    unset: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pw.map(environment, [0], backend="process", workers=1, start_method="forkserver")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "5")
+    env = pw.map(environment, [0], backend="process", workers=1, start_method="forkserver")[0]
+    assert env["OPENBLAS_NUM_THREADS"] == "5" and env["OMP_NUM_THREADS"] is None

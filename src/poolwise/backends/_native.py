@@ -71,12 +71,21 @@ def limit(threads: int) -> Any:
         return None
 
 
-def enter_worker(cpus: int, threads: int | None) -> None:
-    """In a new worker process, before its first task: its CPUs, and its native pools'
-    ``threads`` (None: the user chose them; left alone)."""
+def for_workers(workers: int) -> tuple[int, dict[str, str], int | None]:
+    """What a new worker process gets (see ``enter_worker``): its share of the CPUs; the
+    variables to set, which are the user's own when they set any (a worker started by a
+    forkserver has the environment the server had when it started, not ours now), else every
+    one at the share; and the size to limit pools already loaded to (None: the user's choice)."""
+    cpus = share(workers)
+    if user_set():
+        return cpus, {v: os.environ[v] for v in VARIABLES if v in os.environ}, None
+    return cpus, dict.fromkeys(VARIABLES, str(cpus)), cpus
+
+
+def enter_worker(cpus: int, env: dict[str, str], threads: int | None) -> None:
+    """In a new worker process, before its first task: its CPUs, the variables that size the
+    native pools of libraries it will load, and a limit on those it inherited loaded."""
     os.environ[CPUS_VARIABLE] = str(cpus)
-    if threads is None:
-        return
-    for v in VARIABLES:
-        os.environ[v] = str(threads)
-    limit(threads)  # (libraries a forked worker inherited loaded: the variables come too late)
+    os.environ.update(env)
+    if threads is not None:
+        limit(threads)  # (libraries a forked worker inherited loaded: the variables come too late)

@@ -242,9 +242,8 @@ class ProcessBackend(Backend):
                 os.getpid(),
                 self._threshold,
                 # each worker's share of the CPUs, for a pool inside a task and the native
-                # pools (unless the user sized those: then None, left alone)
-                _native.share(self.workers),
-                None if _native.user_set() else _native.share(self.workers),
+                # pools (unless the user sized those)
+                _native.for_workers(self.workers),
             ),
             name="poolwise-worker",
         )

@@ -178,15 +178,14 @@ def main(
     stack_path: str | None,
     owner_pid: int = 0,
     threshold: int | None = None,
-    cpus: int | None = None,
-    native_threads: int | None = None,
+    native: tuple[int, dict[str, str], int | None] | None = None,
 ) -> None:
     """Entry point of a worker process. Exits with os._exit: the parent's atexit hooks and
     buffered files inherited through fork must not run here."""
     try:
         _harden(parent_pid, owner_pid)
-        if cpus is not None:
-            _native.enter_worker(cpus, native_threads)
+        if native is not None:
+            _native.enter_worker(*native)
         if stack_path:
             import faulthandler  # (only for the watchdog)
 
