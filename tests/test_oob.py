@@ -110,3 +110,15 @@ def test_an_object_given_twice_travels_once() -> None:
     assert len(packed.buffers) == 1
     out = _oob.loads(packed.stream, packed.buffers)
     assert out[0] is out[1] is out[2][0] and out[0] == data
+
+
+class _Lazy:
+    @property
+    def nbytes(self) -> int:
+        raise RuntimeError("not loaded")
+
+
+def test_an_nbytes_that_raises_is_not_our_error() -> None:
+    items = [_Lazy(), 1]
+    packed, hint = _oob.dump(items, items, list)
+    assert packed.buffers == [] and hint is None

@@ -227,5 +227,8 @@ def _size(obj: Any) -> int:
         return len(obj)
     if t is int or t is str or t is float or t is tuple or t is list or t is dict:
         return 0  # (the common types, answered without a lookup)
-    nbytes = getattr(obj, "nbytes", 0)
+    try:
+        nbytes = getattr(obj, "nbytes", 0)
+    except Exception:  # (a property of the user's that raises: not ours to report)
+        return 0
     return nbytes if type(nbytes) is int else 0

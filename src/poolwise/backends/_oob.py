@@ -143,7 +143,10 @@ def _looks_big(x: Any, threshold: int) -> bool:
         return len(x) >= threshold
     if t is int or t is str or t is float or t is dict:
         return False  # (the common types, without a lookup)
-    nbytes = getattr(x, "nbytes", 0)
+    try:
+        nbytes = getattr(x, "nbytes", 0)
+    except Exception:  # (a property of the user's that raises: not ours to report)
+        return False
     return type(nbytes) is int and nbytes >= threshold
 
 
