@@ -159,7 +159,7 @@ def sweep(repeat: int) -> list[dict[str, Any]]:
             pw.Executor(backend="process", workers=W) as shm,
             pw.Executor(backend="process", workers=W, shared_memory=False) as pipe,
         ):
-            for size in (4 << 10, 16 << 10, 32 << 10, 64 << 10, 256 << 10, 1 << 20):
+            for size in (16 << 10, 32 << 10, 64 << 10, 128 << 10, 256 << 10, 1 << 20):
                 items = [np.ones(size // 8) for _ in range(64)]
                 runners = {
                     "shared memory": lambda xs=items: list(shm.map(digest, xs, chunksize=1)),
