@@ -166,6 +166,13 @@ def test_an_argument_a_task_keeps_is_not_overwritten_by_the_next() -> None:
     assert seen[-1] == [0.0, 1.0, 2.0, 3.0]
 
 
+def test_a_batch_split_for_max_tasks_per_child_still_crosses_in_shared_memory() -> None:
+    items = [bytes([i]) * BIG for i in range(6)]
+    out = pw.map(mapped, items, backend="process", workers=2, chunksize=3, max_tasks_per_child=2)
+    assert len({pid for pid, _ in out}) >= 3 and all(n > 0 for _, n in out)
+    assert pw.map(identity, items, backend="process", workers=2, max_tasks_per_child=1) == items
+
+
 def test_small_arguments_never_touch_shared_memory() -> None:
     out = pw.map(mapped, range(20), backend="process", workers=2)
     assert all(n == 0 for _, n in out)

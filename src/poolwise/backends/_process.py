@@ -320,22 +320,23 @@ class ProcessBackend(Backend):
             self._outcomes.append(unloadable(batch))
             return
         try:
-            if self._threshold is not None:
-                packed = self._pack(batch)
-                if len(batch) > 1 and sum(b.nbytes for b in packed[2]) > _BATCH_BYTES:
-                    # (the batch sizes aimed at tiny tasks would give one worker most of the
-                    # data while the others wait, and grow its arena to match: halves instead)
-                    head, tail = _split(batch, len(batch) // 2)
-                    self.submit(head)
-                    self.submit(tail)
-                    return
-                self._pending.append(packed)
-            else:
-                self._pending.append((batch, _repickle(batch), []))
+            packed = self._message(batch)
+            if len(batch) > 1 and sum(b.nbytes for b in packed[2]) > _BATCH_BYTES:
+                # (the batch sizes aimed at tiny tasks would give one worker most of the data
+                # while the others wait, and grow its arena to match: halves instead)
+                head, tail = _split(batch, len(batch) // 2)
+                self.submit(head)
+                self.submit(tail)
+                return
+            self._pending.append(packed)
         except Exception:
             self._outcomes.append(unpicklable_items(batch))
             return
         self._dispatch()
+
+    def _message(self, batch: Batch) -> tuple[Batch, bytes, list[memoryview]]:
+        """The batch's message, and the buffers that go into shared memory beside it."""
+        return (batch, _repickle(batch), []) if self._threshold is None else self._pack(batch)
 
     def _pack(self, batch: Batch) -> tuple[Batch, bytes, list[memoryview]]:
         """The batch's message and the large buffers that go beside it (none: the message is
@@ -391,8 +392,8 @@ class ProcessBackend(Backend):
             room = None if self._max_tasks is None else self._max_tasks - worker.assigned
             if room is not None and room < len(batch):
                 head, tail = _split(batch, room)
-                self._pending.appendleft((tail, _repickle(tail), []))
-                batch, message, buffers = head, _repickle(head), []
+                self._pending.appendleft(self._message(tail))
+                batch, message, buffers = self._message(head)
             self._send(worker, batch, message, buffers)
 
     def _pick_worker(self, job: Job, size: int) -> Handle | None:
