@@ -48,8 +48,13 @@ class Unavailable(Exception):
 
 
 def supported() -> bool:
-    """Whether this platform can pass a segment to a worker (Unix sockets with SCM_RIGHTS)."""
-    return sys.platform != "win32" and hasattr(socket, "send_fds")
+    """Whether this platform can make a segment (memfd, or a file in /dev/shm) and pass it to
+    a worker (Unix sockets with SCM_RIGHTS)."""
+    return (
+        sys.platform != "win32"
+        and hasattr(socket, "send_fds")
+        and (hasattr(os, "memfd_create") or os.path.isdir("/dev/shm"))
+    )
 
 
 def _physical_memory() -> int:
