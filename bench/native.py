@@ -76,7 +76,7 @@ def _run_child(env_threads: int | None, repeat: int) -> dict[str, float]:
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
-    repeat = 3 if quick else 7
+    repeat = 3 if quick else 11
     cpus = pw.usable_cpus()
     sized = {
         "default (poolwise sizes the pools)": None,
