@@ -5,7 +5,7 @@ Each configuration runs in a fresh Python whose environment is set before numpy 
 the only way to size a BLAS pool by hand): nothing set (poolwise's default: each worker's pool
 gets its share of the CPUs), every ``*_NUM_THREADS`` variable at 1, and at the number of usable
 CPUs (what numpy does unasked). Inside, poolwise threads and processes (2 workers each, warm)
-run the products in alternating rounds; medians, the best of three passes.
+run the products in alternating rounds; medians, and the median of five passes.
 
 Goal: the default at least as fast as the better of the two set by hand (within 3%, the noise
 of this shared machine between runs), on threads and on processes.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -83,17 +84,17 @@ def run(quick: bool) -> list[dict[str, Any]]:
         "by hand: 1 thread per pool": 1,
         f"by hand: {cpus} threads per pool (numpy's own)": cpus,
     }
-    # three passes, in turns and each in another order, so that a burst of load from another
-    # program on this shared machine cannot fall on one setting alone; the best pass counts
+    # five passes, in turns and each in another order, so that a burst of load from another
+    # program on this shared machine cannot fall on one setting alone; the median pass counts
     medians: dict[str, dict[str, list[float]]] = {k: {"thread": [], "process": []} for k in sized}
     labels = list(sized)
-    for k in range(3):
+    for k in range(3 if quick else 5):
         for label in labels[k:] + labels[:k]:
             for backend, s in _run_child(sized[label], repeat).items():
                 medians[label][backend].append(s)
     rows: list[dict[str, Any]] = []
     for backend in ("thread", "process"):
-        got = {label: min(m[backend]) for label, m in medians.items()}
+        got = {label: statistics.median(m[backend]) for label, m in medians.items()}
         default = got["default (poolwise sizes the pools)"]
         best = min(v for k, v in got.items() if k.startswith("by hand"))
         for label, s in got.items():
