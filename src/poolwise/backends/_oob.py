@@ -29,8 +29,9 @@ PROTOCOL = 5
 
 # Below this a buffer stays in the pickle stream. A pipe moves ~0.6 GB/s and a copy into
 # mapped memory several GB/s, but each batch out of band costs some bookkeeping and is never
-# pipelined behind another: bench/transfer.py's size sweep (one array per task) finds both ways
-# equal at 64 KiB, shared memory 2.3x faster at 128 KiB and 9x at 1 MiB.
+# pipelined behind another: bench/transfer.py's size sweep (one array per task) finds the two
+# within each other's noise from 16 to 128 KiB, shared memory 2-3x faster at 256 KiB and 8-10x
+# at 1 MiB.
 THRESHOLD = 64 * 1024
 
 # containers larger than this are not searched for bytes (a list of a million floats must not
