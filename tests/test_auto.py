@@ -225,6 +225,39 @@ def test_the_gil_sampler_tells_holding_from_releasing() -> None:
     assert held_share(lambda: time.sleep(0.02)) < 0.3
 
 
+def test_a_trial_whose_jobs_took_turns_proves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # on a busy machine a trial's threads can take turns: re-runs that ran alone match their
+    # serial results whatever the function does, and must not pass it as thread-safe
+    from poolwise.advisor import _pilot
+
+    real = _pilot._on_threads
+
+    def one_at_a_time(fn: Any, jobs: list[Any], workers: int, *rest: Any) -> Any:
+        return real(fn, jobs, 1, *rest)
+
+    monkeypatch.setattr(_pilot, "_on_threads", one_at_a_time)
+    expected = [scratch_wait(x) for x in range(60)]
+    pilot = Pilot(scratch_wait, range(60))
+    out = [x for chunk in pilot.run() for x in chunk]
+    assert pilot.profile is not None and pilot.advice is not None
+    assert pilot.profile.safety == "unchecked", pilot.profile.safety_note
+    assert "beside another job" in pilot.profile.safety_note
+    assert pilot.advice.backend != "thread", pilot.advice.reasons
+    assert out == expected[: len(out)]  # nothing the trial ran alone was kept unchecked
+    assert pilot.consumed == len(out)
+
+
+def test_overlap_and_concurrency_of_a_trials_jobs() -> None:
+    from poolwise.advisor._pilot import _concurrency, _overlapped
+
+    turns = [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)]
+    assert not any(_overlapped(turns, j) for j in range(3))
+    assert _concurrency(turns) == 1.0
+    together = [(0.0, 2.0), (0.1, 2.0), (0.2, 2.1), (2.0, 4.0)]
+    assert _overlapped(together, 0) and _overlapped(together, 3)
+    assert _concurrency(together) == pytest.approx((2.0 + 1.9 + 1.9 + 2.0) / 4.0)
+
+
 def test_a_trial_restores_the_switch_interval() -> None:
     before = sys.getswitchinterval()
     pw.advise(record, range(100))
