@@ -12,7 +12,10 @@ CPUs (the OS shares CPUs fairly between runnable threads):
 
 ``start(w)`` for processes grows with ``B`` (new processes compete for the CPUs too). A thread
 trial at ``k`` threads, when one ran, scales the threads' formula to the time per item it
-measured: ``threads(w) = measured * formula(w) / formula(k)``.
+measured: ``threads(w) = measured * formula(w) / formula(k)``. The serial run is such a
+measurement too, at one worker: ``c`` is scaled by ``min(1, t * Pe(1) / c)`` so that one worker
+is predicted to take the ``t`` it took (a task that runs a subprocess has its child's CPU time
+in ``c`` beside the caller's; the load counted in ``B`` can include that child).
 """
 
 from __future__ import annotations
@@ -70,6 +73,10 @@ def predict(
     if backend == "serial":
         return n * t
     w = workers
+    # the serial run is a measurement at one worker: where the CPU term says one worker needs
+    # longer than it took (children's CPU time beside the caller's, or other programs counted
+    # busier than they were), the CPU terms are scaled to agree with it
+    c *= min(1.0, t * cpus_for(1, cpus, busy) / c) if c > 0 else 1.0
     if backend == "thread":
         g = held_share(p, cpus)
 

@@ -226,7 +226,7 @@ class Pilot:
                         # in the loop never pays for the helper thread
                         sampler, load = GilSampler().start(), SystemLoad()
                     load.sample()
-                    if self._ready(wall, cpu, elapsed, sampler):
+                    if self._ready(wall, cpu, elapsed, sampler, load):
                         break
                 if sampler is not None:
                     sampler.stop()
@@ -247,12 +247,17 @@ class Pilot:
                 sampler.stop()
             self.rest = it
 
-    def _ready(self, wall: float, cpu: float, elapsed: float, sampler: GilSampler) -> bool:
+    def _ready(
+        self, wall: float, cpu: float, elapsed: float, sampler: GilSampler, load: SystemLoad
+    ) -> bool:
         if elapsed < MIN_HEAD and self.consumed < 2 * GROUP_MAX:
             return False
         if elapsed >= self.max_head:
             return True
-        if cpu < 0.3 * wall:
+        # the CPU a thread that only computes would get beside the other programs' busy ones
+        busy = load.so_far() or 0.0
+        fair = min(1.0, usable_cpus() / (1.0 + busy))
+        if cpu < 0.3 * fair * wall:
             return True  # it waits: the GIL hardly matters, threads or processes overlap it
         # the sampler has covered whole items (the pilot only asks between groups) once it has
         # three samples: a GIL held costs it a switch interval per sample, a free one half a
@@ -330,14 +335,18 @@ class Pilot:
 
         assert self.profile is not None
         wall = max(self.profile.wall, 1e-7)
-        # re-runs of loop items (cycling through them when the loop ran few), spread over the
+        # re-runs of distinct loop items (as many as the loop ran, up to 8), spread over the
         # trial: the first job starts alone and the last finishes alone, and a race may favour
         # either, so re-runs go first, last and between; items that compute long overlap
         # whatever they run beside, and their re-runs are pure cost: a few suffice
         p = self.profile
         affordable = int(RERUN_CPU / max(p.cpu, 1e-9))
         copies = max(2, min(BASELINE, workers // 4, affordable))
-        base = [self._baseline[j % len(self._baseline)] for j in range(copies)]
+        # never the same loop item twice: copies of one item can only read each other's
+        # writes (a scratch object last written by another copy of item 0 gave every copy its
+        # serial result while the new items beside them came out wrong)
+        copies = min(copies, len(self._baseline))
+        base = self._baseline[:copies]
         cpus = usable_cpus()
         per = max(held_share(p, cpus) * wall, p.cpu / min(workers, cpus), wall / workers)
         # work that computes runs three rounds: a thread's first item pays for its start (its
@@ -359,7 +368,10 @@ class Pilot:
         # the re-runs go into the first round, spread over it: the first job starts alone and
         # the last finishes alone, and a race may favour either
         first_round = min(total, workers)
-        spots = sorted({round(j * (first_round - 1) / (copies - 1)) for j in range(copies)})
+        if copies == 1:  # one re-run: in the middle, where jobs run on both sides of it
+            spots = [first_round // 2]
+        else:
+            spots = sorted({round(j * (first_round - 1) / (copies - 1)) for j in range(copies)})
         while len(spots) < copies:  # (a round narrower than the re-runs: fill the gaps)
             spots = sorted(set(spots) | {min(set(range(total)) - set(spots))})
         jobs: list[Any] = []
@@ -375,16 +387,24 @@ class Pilot:
         together = wall < workers * THREAD_START
         outcomes, spans, ran = _on_threads(self.fn, jobs, workers, deadline, together)
         # only a re-run that ran beside another job checks anything (on a busy machine, or for
-        # items shorter than a thread's start, jobs can run one after another)
+        # items shorter than a thread's start, jobs can run one after another); and a race hits
+        # the job that was running when another started (it read what the other wrote) or the
+        # one that started while another ran (it saw the other's claim): a check that no re-run
+        # was in both places proves nothing
         checked = [(i, j) for i, j in enumerate(spots) if j < ran and _overlapped(spans, j)]
         again = [outcomes[j] for _, j in checked]
         kept = [outcomes[j] for j in range(ran) if j not in spots]
         unrun = [jobs[j] for j in range(ran, total) if j not in spots]
         it = itertools.chain(unrun, it)
+        verdict, note = UNCHECKED, f"no re-run on {workers} threads ran beside another job"
         if checked:
             verdict, note = self._judge([base[i] for i, _ in checked], again, workers)
-        else:
-            verdict, note = UNCHECKED, f"no re-run on {workers} threads ran beside another job"
+            roles = {_role(spans, j) for _, j in checked}
+            both = "both" in roles or {"interrupted", "interrupting"} <= roles
+            if verdict == SAFE and not both:
+                verdict = UNCHECKED
+                note = f"the re-runs on {workers} threads ran beside other jobs on one side only"
+        if verdict == UNCHECKED:
             self._unproven = True  # the rest is decided without threads
         # the time per item at the concurrency the trial ran at: the median job's duration
         # (contention included) over the jobs that shared the time with it; a median, as a
@@ -521,6 +541,18 @@ def _overlapped(spans: list[tuple[float, float]], j: int) -> bool:
     """Whether job ``j`` ran while another job did: a re-run alone proves nothing."""
     start, end = spans[j]
     return any(i != j and s < end and e > start for i, (s, e) in enumerate(spans))
+
+
+def _role(spans: list[tuple[float, float]], j: int) -> str:
+    """Whether another job started while job ``j`` ran ("interrupted"), job ``j`` started while
+    another ran ("interrupting"), or "both"."""
+    start, end = spans[j]
+    others = [(s, e) for i, (s, e) in enumerate(spans) if i != j]
+    interrupted = any(start < s < end for s, _ in others)
+    interrupting = any(s < start < e for s, e in others)
+    if interrupted and interrupting:
+        return "both"
+    return "interrupted" if interrupted else "interrupting"
 
 
 def _concurrency(spans: list[tuple[float, float]]) -> float:
