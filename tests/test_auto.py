@@ -253,6 +253,27 @@ def test_a_trial_whose_jobs_took_turns_proves_nothing(monkeypatch: pytest.Monkey
     assert pilot.consumed == len(out)
 
 
+def test_a_trial_re_runs_each_loop_item_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # copies of one item read each other's writes: a scratch object last written by a copy of
+    # item 0 gave every copy its serial result while the new items beside them came out wrong
+    from poolwise.advisor import _pilot
+
+    real, seen = _pilot._on_threads, []
+
+    def spy(fn: Any, jobs: list[Any], *rest: Any) -> Any:
+        seen.append(list(jobs))
+        return real(fn, jobs, *rest)
+
+    monkeypatch.setattr(_pilot, "_on_threads", spy)
+    pilot = Pilot(scratch_wait, range(100))  # 5 ms items: the loop runs one, then a trial
+    out = [x for chunk in pilot.run() for x in chunk]
+    assert seen, "no trial ran"
+    for jobs in seen:
+        assert len(jobs) == len(set(jobs)), jobs
+    assert out == [scratch_wait(x) for x in range(len(out))]
+    assert pilot.profile is not None and pilot.profile.safety != "safe"
+
+
 def test_overlap_and_concurrency_of_a_trials_jobs() -> None:
     from poolwise.advisor._pilot import _concurrency, _overlapped, _role
 
