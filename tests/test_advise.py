@@ -8,6 +8,7 @@ import pytest
 
 import poolwise as pw
 from poolwise.advisor._advise import decide
+from poolwise.advisor._model import held_share
 from poolwise.advisor._profile import Profile
 from tests import helpers
 
@@ -153,6 +154,20 @@ def test_real_tiny_function_stays_serial() -> None:
 def test_empty_input_is_an_error() -> None:
     with pytest.raises(ValueError, match="empty"):
         pw.advise(helpers.double, [])
+
+
+def test_a_gil_reading_beyond_the_cpu_time_is_not_believed() -> None:
+    # a socket client: 6 ms per item, 3% of it on a CPU, read as 32% GIL-held by a sampler
+    # woken late by a busy machine; threads overlap its waits, processes are not needed
+    noisy = profile(0.006, 0.0002, 0.32, busy=2.0)
+    assert held_share(noisy, 2) == pytest.approx(0.0002 / 0.006 * 1.5 * 2)
+    advice = decide(noisy, 100, cpus=2)
+    assert advice.backend == "thread", advice.reasons
+    # work that computes keeps its reading: the cap is the CPU share
+    assert held_share(profile(0.01, 0.01, 0.9), 2) == 0.9
+    # ...and so does work that computes on a busy machine (half its wall time on a CPU)
+    assert held_share(profile(0.01, 0.005, 0.9, busy=2.0), 2) == 0.9
+    assert held_share(profile(0.01, 0.005, None), 2) == 0.5
 
 
 def test_a_large_argument_is_priced_at_the_transport_that_carries_it() -> None:
