@@ -166,6 +166,28 @@ def test_an_argument_a_task_keeps_is_not_overwritten_by_the_next() -> None:
     assert seen[-1] == [0.0, 1.0, 2.0, 3.0]
 
 
+def first_byte(b: Any) -> int:
+    return int(b[0])
+
+
+def refilled(n: int) -> Any:
+    """One buffer, refilled for each item (a reader filling the same chunk again): each task
+    must see the item as it was yielded, as through the pipe."""
+    buf = bytearray(BIG)
+    for i in range(n):
+        buf[:] = bytes([i]) * BIG
+        yield buf
+
+
+def test_an_item_a_generator_changes_after_yielding_it_crosses_as_it_was_yielded() -> None:
+    # (a batch waiting for a worker pointed into the caller's buffer, copied only when sent)
+    out = list(pw.imap(first_byte, refilled(12), backend="process", workers=2, chunksize=1))
+    assert out == list(range(12))
+    assert pw.map(first_byte, refilled(12), backend="process", workers=2, chunksize=1) == list(
+        range(12)
+    )
+
+
 def test_a_batch_split_for_max_tasks_per_child_still_crosses_in_shared_memory() -> None:
     items = [bytes([i]) * BIG for i in range(6)]
     out = pw.map(mapped, items, backend="process", workers=2, chunksize=3, max_tasks_per_child=2)
