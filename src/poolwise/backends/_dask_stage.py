@@ -67,9 +67,14 @@ class Stager:
         # the futures of the shared objects its items name)
         self._staged: list[tuple[Batch, str, Any, bytes, dict[str, Any]]] = []
         # per job: large objects of recent batches (held, so their ids stay theirs), and the
-        # shared ones by id: (key, future, the object)
+        # shared ones by id: (key, future, the object, a copy of its bytes when it is mutable)
         self._recent: dict[int, OrderedDict[int, Any]] = {}
-        self._shared: dict[int, dict[int, tuple[str, Any, Any]]] = {}
+        self._shared: dict[int, dict[int, tuple[str, Any, Any, bytes | None]]] = {}
+        # per job: objects that changed after they were shared (a buffer a generator refills),
+        # by id: never shared again; and the futures of what they were, released with the job
+        # (a batch staged before the change may still name one)
+        self._changed: dict[int, dict[int, Any]] = {}
+        self._stale: dict[int, list[Any]] = {}
         self._shared_keys = itertools.count()
         self.full_batches = False  # whether the batch staged last had its full size
 
@@ -112,6 +117,8 @@ class Stager:
         job carried (each now a Dask task of its own); and those tasks' futures by name."""
         recent = self._recent.setdefault(batch.job.id, OrderedDict())
         shared = self._shared.setdefault(batch.job.id, {})
+        changed = self._changed.setdefault(batch.job.id, {})
+        stale = self._stale.setdefault(batch.job.id, [])
         refs: dict[str, Any] = {}
         stager = self
 
@@ -120,15 +127,27 @@ class Stager:
                 if _size(obj) < _SHARE_MIN:
                     return None
                 known = shared.get(id(obj))
+                if known is not None and not _unchanged(obj, known[3]):
+                    # its task holds the bytes it had then: from now on it travels inline
+                    del shared[id(obj)]
+                    stale.append(known[1])
+                    changed[id(obj)] = obj
+                    return None
                 if known is None:
+                    if changed.get(id(obj)) is obj:
+                        return None
                     if recent.get(id(obj)) is not obj:  # (first seen: it travels inline)
                         recent[id(obj)] = obj
                         while len(recent) > _RECENT:
                             recent.popitem(last=False)
                         return None
+                    readable, copy = _snapshot(obj)
+                    if not readable:  # (a change could not be seen later: it travels inline)
+                        return None
                     key = f"poolwise-data-{stager._token}-{next(stager._shared_keys)}"
                     future = stager.client.submit(identity, obj, key=key, pure=False)
-                    known = shared[id(obj)] = (key, future, obj)
+                    known = (key, future, obj, copy)
+                    shared[id(obj)] = known
                     del recent[id(obj)]
                 refs[known[0]] = known[1]
                 return known[0]
@@ -195,7 +214,10 @@ class Stager:
         if arg is not None:
             release(arg)
         self._recent.pop(job.id, None)
-        for _, future, _ in self._shared.pop(job.id, {}).values():
+        self._changed.pop(job.id, None)
+        for future in self._stale.pop(job.id, []):
+            future.release()
+        for _, future, _, _ in self._shared.pop(job.id, {}).values():
             future.release()
 
     def cancel(self, owner: Any) -> list[Batch]:
@@ -215,9 +237,37 @@ class Stager:
                 release(arg)
         self._jobs.clear()
         for job in list(self._shared):
-            for _, future, _ in self._shared.pop(job).values():
+            for _, future, _, _ in self._shared.pop(job).values():
+                future.release()
+        for job in list(self._stale):
+            for future in self._stale.pop(job):
                 future.release()
         self._recent.clear()
+        self._changed.clear()
+
+
+def _snapshot(obj: Any) -> tuple[bool, bytes | None]:
+    """What tells later whether ``obj`` changed: (True, None) for ``bytes`` (it cannot), else
+    (True, a copy of its bytes); (False, None) when they cannot be read (it is not shared)."""
+    if type(obj) is bytes:
+        return True, None
+    try:
+        with memoryview(obj) as view:
+            return True, view.tobytes()
+    except Exception:  # (no buffer: an object with an nbytes of its own)
+        return False, None
+
+
+def _unchanged(obj: Any, copy: bytes | None) -> bool:
+    """Whether ``obj`` still has the bytes it had when it was shared (a copy is a memcmp of
+    a fresh copy: a fraction of a millisecond per megabyte, less than sending it again)."""
+    if copy is None:
+        return True
+    try:
+        with memoryview(obj) as view:
+            return view.tobytes() == copy
+    except Exception:
+        return False
 
 
 def _size(obj: Any) -> int:
