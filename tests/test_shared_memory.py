@@ -158,6 +158,29 @@ def test_numpy_arguments_are_read_only_views_of_shared_memory_and_results_writab
     back[0][0] = 5.0
 
 
+def views_of_argument(a: Any) -> Any:
+    """The argument itself, a view of it twice, another, and a read-only array of its own."""
+    import numpy as np
+
+    own = np.zeros(4)
+    own.flags.writeable = False
+    view = a.reshape(-1, 2)
+    return a, view, view, a.reshape(2, -1).T, own
+
+
+def test_an_argument_returned_as_it_came_is_a_writable_result() -> None:
+    np = pytest.importorskip("numpy")
+    arrays = [np.full(BIG // 8, float(i)) for i in range(4)]
+    out = pw.map(views_of_argument, arrays, backend="process", workers=2)
+    for i, (same, view, again, transposed, own) in enumerate(out):
+        assert same.flags.writeable and view.flags.writeable and transposed.flags.writeable
+        assert view is again  # (one object twice, as through the pipe)
+        assert transposed.flags.f_contiguous and float(transposed[0, 0]) == float(i)
+        assert not own.flags.writeable  # (read-only of its own: as through the pipe)
+        same[0] = -1.0
+    assert [float(a[0]) for a in arrays] == [0.0, 1.0, 2.0, 3.0]
+
+
 def test_an_argument_a_task_keeps_is_not_overwritten_by_the_next() -> None:
     np = pytest.importorskip("numpy")
     arrays = [np.full(BIG // 8, float(i)) for i in range(4)]

@@ -190,6 +190,11 @@ class Reader:
         base.release()  # (the slices hold the mapping on their own)
         return out
 
+    @property
+    def mapping(self) -> mmap.mmap | None:
+        """The segment mapped now (what the views ``slices`` gives point into)."""
+        return self._map
+
     def in_use(self) -> bool:
         """Whether anything still points into the segment (a task kept an argument, or a view
         of one). numpy's arrays hold a memoryview of their own that ``release`` on ours does

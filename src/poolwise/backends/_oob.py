@@ -119,6 +119,52 @@ def swap(items: list[Any], threshold: int) -> list[Any]:
     return items if all(a is b for a, b in zip(out, items)) else out
 
 
+def _views_of(x: Any, owner: Any) -> bool:
+    """Whether ``x`` is a read-only numpy array over ``owner`` (the worker's argument arena):
+    an argument a task returned, or a view of one."""
+    if type(x).__name__ != "ndarray" or x.flags.writeable:
+        return False
+    base = x.base
+    while type(base).__name__ == "ndarray":
+        base = base.base
+    return type(base) is memoryview and base.obj is owner
+
+
+def _own_one(x: Any, owner: Any, copies: dict[int, Any]) -> Any:
+    if not _views_of(x, owner):
+        return x
+    # (one copy per array: an array returned twice still comes back as one object)
+    copy = copies.get(id(x))
+    if copy is None:
+        copy = copies[id(x)] = x.copy(order="K")  # (its layout kept, as pickling does)
+    return copy
+
+
+def own_arguments(values: list[Any], owner: Any) -> list[Any]:
+    """Results with the arrays that view their arguments' read-only shared memory copied, as
+    far as ``swap`` looks: they come back writable, as through the pipe (where the argument
+    was the worker's own). ``values`` itself when there are none."""
+    out = values
+    copies: dict[int, Any] = {}
+    for i, x in enumerate(values):
+        t = type(x)
+        if t is tuple or t is list:
+            y: Any = x
+            if len(x) <= _SCAN and any(_views_of(v, owner) for v in x):
+                y = t(_own_one(v, owner, copies) for v in x)
+        elif t is dict:
+            y = x
+            if len(x) <= _SCAN and any(_views_of(v, owner) for v in x.values()):
+                y = {k: _own_one(v, owner, copies) for k, v in x.items()}
+        else:
+            y = _own_one(x, owner, copies)
+        if y is not x:
+            if out is values:
+                out = list(values)
+            out[i] = y
+    return out
+
+
 class Packed:
     """A pickle stream and the buffers that travel beside it, with the kind of each."""
 

@@ -222,12 +222,23 @@ class _Results:
         self.broken = False  # an arena could not be had: the pipe from now on
 
     def message(
-        self, job_id: int, seq: int, values: list[Any], errors: Any, elapsed: float
+        self,
+        job_id: int,
+        seq: int,
+        values: list[Any],
+        errors: Any,
+        elapsed: float,
+        arguments: Any = None,
     ) -> bytes:
-        """The result message for a batch, its large buffers already in an arena."""
+        """The result message for a batch, its large buffers already in an arena.
+        ``arguments``: the mapping the batch's arguments were read from, if any."""
         writer = self.writers[self.turn]
         self.turn ^= 1  # (the batch after next may write this arena again)
         packed = None
+        if arguments is not None:
+            # (an argument returned as it came is read-only: as through the pipe, the caller
+            # gets a writable array)
+            values = _oob.own_arguments(values, arguments)
         if self.threshold is not None and not self.broken:
             try:
                 packed, hint = _oob.dump(
@@ -348,7 +359,14 @@ def _serve(
             )
             slot[SLOT_POS] = PHASE_PICKLE
             del items
-            message = results.message(job_id, seq, values, errors or None, elapsed)
+            message = results.message(
+                job_id,
+                seq,
+                values,
+                errors or None,
+                elapsed,
+                arguments[0].mapping if views else None,
+            )
             del values, errors
             # (before the result: once the parent has it, it may write this worker's arena)
             if views:
