@@ -82,6 +82,22 @@ def test_threads_limit_the_blas_while_they_run(unset: None) -> None:
     assert blas_threads(0) == before  # (restored once the map is over)
 
 
+def test_two_thread_pools_closed_in_the_order_they_opened_restore_the_blas(unset: None) -> None:
+    # (the second took the first's limit for the original and restored it last, for good)
+    before = _blas_or_skip()
+    first = pw.Executor(backend="thread", workers=2)
+    second = pw.Executor(backend="thread", workers=2)
+    try:
+        assert first.submit(blas_threads, 0).result() == [max(1, pw.usable_cpus() // 2)] * len(
+            before
+        )
+        second.submit(blas_threads, 0).result()
+    finally:
+        first.shutdown()
+        second.shutdown()
+    assert blas_threads(0) == before
+
+
 def test_a_forkserver_worker_sees_the_sizes_the_user_set_after_the_server_started(
     unset: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -69,6 +70,36 @@ def limit(threads: int) -> Any:
         return threadpool_limits(limits=threads)
     except Exception:  # (a library threadpoolctl cannot drive: it runs unlimited, as before)
         return None
+
+
+# the limits the thread pool that holds them now made (one at a time: see ``hold``)
+_held: Any = None
+_held_lock = threading.Lock()
+
+
+def hold(threads: int) -> Any:
+    """``limit(threads)`` for a thread pool, unless another pool of this process holds a limit
+    now (then None: it runs within that one). A second pool that limited too would take the
+    first's limit for the original and restore it last, leaving the process's native pools
+    at the limit for good. Give it back with ``let_go`` from the same thread (OpenBLAS takes
+    the restoring call only from the thread that made the limiting one)."""
+    global _held
+    with _held_lock:
+        if _held is not None:
+            return None
+        _held = limit(threads)
+        return _held
+
+
+def let_go(limits: Any) -> None:
+    """Restore what ``hold`` limited (nothing for None)."""
+    global _held
+    if limits is None:
+        return
+    with _held_lock:
+        if _held is limits:
+            _held = None
+        limits.restore_original_limits()
 
 
 def for_workers(workers: int) -> tuple[int, dict[str, str], int | None]:

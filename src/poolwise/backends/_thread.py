@@ -131,7 +131,7 @@ class ThreadBackend(Backend):
             try:
                 with self._native_lock:
                     if not self._closed:
-                        limits = _native.limit(_native.share(self.workers))
+                        limits = _native.hold(_native.share(self.workers))
             finally:
                 self._native_ready.set()
         else:
@@ -139,8 +139,7 @@ class ThreadBackend(Backend):
         try:
             self._serve(slot)
         finally:
-            if limits is not None:
-                limits.restore_original_limits()
+            _native.let_go(limits)
 
     def _serve(self, slot: _Slot) -> None:
         if self._initializer is not None:
