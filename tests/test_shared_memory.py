@@ -137,6 +137,23 @@ def test_every_kind_of_buffer_crosses_both_ways_and_keeps_its_type() -> None:
     assert out[2].format == "i" and out[2].tobytes() == data and out[5:] == [7, "small"]
 
 
+def small_view(n: int) -> memoryview:
+    return memoryview(bytearray(n)).cast("i")
+
+
+def test_a_memoryview_keeps_its_type_whatever_its_size() -> None:
+    # (a small one became bytes, a large one stayed a memoryview)
+    items = [memoryview(bytes(100)), memoryview(bytes(BIG)), (memoryview(bytes(8)).cast("d"), 1)]
+    out = pw.map(identity, items, backend="process", workers=2, chunksize=1)
+    assert [type(x) for x in out] == [memoryview, memoryview, tuple]
+    assert out[0].tobytes() == bytes(100) and out[2][0].format == "d"
+    back = pw.map(small_view, [16, BIG], backend="process", workers=2, chunksize=1)
+    assert [(type(v), v.format, v.nbytes) for v in back] == [
+        (memoryview, "i", 16),
+        (memoryview, "i", BIG),
+    ]
+
+
 @pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
 def test_every_start_method_passes_its_arenas(method: str) -> None:
     items = [bytes([i]) * BIG for i in range(3)]

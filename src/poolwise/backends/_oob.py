@@ -80,8 +80,10 @@ def _swap_one(x: Any, threshold: int, seen: dict[int, _Swapped]) -> Any:
     if t is bytes or t is bytearray:
         if len(x) >= threshold:
             kind = BYTES if t is bytes else BYTEARRAY
-    # (a memoryview of a native one-letter format: the other side casts the bytes back to it)
-    elif t is memoryview and x.nbytes >= threshold and x.c_contiguous and len(x.format) == 1:
+    # (a memoryview of a native one-letter format: the other side casts the bytes back to it;
+    # of any size, since pickle refuses memoryviews: a small one stays in the stream, still a
+    # memoryview, where cloudpickle's way would make it bytes)
+    elif t is memoryview and x.c_contiguous and len(x.format) == 1:
         kind = VIEW
     if kind is None:
         return x
