@@ -310,7 +310,7 @@ class ProcessBackend(Backend):
     def free_slots(self) -> int:
         if self._broken is not None:
             return 0
-        if self._threshold is not None and any(p[2] for p in self._pending):
+        if self._pending and self._threshold is not None and any(p[2] for p in self._pending):
             # a batch waiting with buffers in shared memory points into the caller's objects
             # (they are copied only as it is sent): taking more items now could change them
             # under it (a generator that refills one array), as the pipe, which pickles at
