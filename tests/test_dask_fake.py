@@ -339,6 +339,31 @@ def test_a_large_item_given_again_becomes_a_task_the_batches_name(
     assert len(client.graphs) == 2 and len(client.graphs[-1]) == 4
 
 
+def test_large_batches_of_small_records_are_pickled_once_after_the_first(
+    backend: DaskBackend, client: FakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from poolwise.backends import _dask_stage
+
+    looked: list[int] = []
+    share = _dask_stage.Stager._share
+
+    def counting(self: Any, batch: Batch, payload: bytes) -> Any:
+        looked.append(len(batch.items))
+        return share(self, batch, payload)
+
+    monkeypatch.setattr(_dask_stage.Stager, "_share", counting)
+    job = Job(helpers.double)
+    records = [{"id": i, "name": f"record {i}"} for i in range(60_000)]  # (over 1 MiB pickled)
+    big = b"x" * (2 << 20)
+    for i, items in enumerate([records, records, [big], [big], records]):
+        backend.submit(Batch(job, [i], list(items)))
+    backend.flush()
+    # (the second batch of records pays no second pass; a large buffer is still looked for,
+    # and once one was seen, the next records are looked through again)
+    assert looked == [60_000, 1, 1, 60_000]
+    assert len([g for g in client.graphs if g[0].startswith("poolwise-data-")]) == 1
+
+
 def test_without_dask_the_error_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ImportError, match=r'pip install "poolwise\[dask\]"'):

@@ -75,6 +75,11 @@ class Stager:
         # (a batch staged before the change may still name one)
         self._changed: dict[int, dict[int, Any]] = {}
         self._stale: dict[int, list[Any]] = {}
+        # jobs a large batch of which had no large buffer at all: their next large batches are
+        # pickled once (the pass that looks for buffers calls Python for every object: it cost
+        # five times the pickling itself on a batch of small records), unless one shows a
+        # large buffer at a glance (``_looks_large``)
+        self._plain: set[int] = set()
         self._shared_keys = itertools.count()
         self.full_batches = False  # whether the batch staged last had its full size
 
@@ -103,7 +108,9 @@ class Stager:
         except Exception:
             return None
         refs: dict[str, Any] = {}
-        if len(payload) >= _SHARE_MIN:
+        if len(payload) >= _SHARE_MIN and (
+            batch.job.id not in self._plain or _looks_large(batch.items)
+        ):
             payload, refs = self._share(batch, payload)
         name = getattr(batch.job.fn, "__name__", "fn").replace("<", "").replace(">", "")
         key = f"poolwise-{name}-{self._token}-{batch.seq}{suffix}"
@@ -121,11 +128,13 @@ class Stager:
         stale = self._stale.setdefault(batch.job.id, [])
         refs: dict[str, Any] = {}
         stager = self
+        large = [False]
 
         class Naming(pickle.Pickler):
             def persistent_id(self, obj: Any) -> str | None:
                 if _size(obj) < _SHARE_MIN:
                     return None
+                large[0] = True
                 known = shared.get(id(obj))
                 if known is not None and not _unchanged(obj, known[3]):
                     # its task holds the bytes it had then: from now on it travels inline
@@ -157,6 +166,10 @@ class Stager:
             Naming(out, _PROTOCOL).dump(batch.items)
         except Exception:  # (what only cloudpickle pickles: it travels inline, as before)
             return payload, {}
+        if large[0]:
+            self._plain.discard(batch.job.id)
+        else:
+            self._plain.add(batch.job.id)
         return (out.getvalue(), refs) if refs else (payload, {})
 
     def flush(self, track: Callable[[str, Batch, Any], None]) -> None:
@@ -215,6 +228,7 @@ class Stager:
             release(arg)
         self._recent.pop(job.id, None)
         self._changed.pop(job.id, None)
+        self._plain.discard(job.id)
         for future in self._stale.pop(job.id, []):
             future.release()
         for _, future, _, _ in self._shared.pop(job.id, {}).values():
@@ -244,6 +258,7 @@ class Stager:
                 future.release()
         self._recent.clear()
         self._changed.clear()
+        self._plain.clear()
 
 
 def _snapshot(obj: Any) -> tuple[bool, bytes | None]:
@@ -268,6 +283,17 @@ def _unchanged(obj: Any, copy: bytes | None) -> bool:
             return view.tobytes() == copy
     except Exception:
         return False
+
+
+def _looks_large(items: list[Any]) -> bool:
+    """Whether the first item, or a member of it (a small tuple or list), is a large buffer:
+    one look, so that a batch of small records pays nothing more."""
+    if not items:
+        return False
+    x = items[0]
+    if type(x) is tuple or type(x) is list:
+        return len(x) <= 64 and any(_size(v) >= _SHARE_MIN for v in x)
+    return _size(x) >= _SHARE_MIN
 
 
 def _size(obj: Any) -> int:
