@@ -18,6 +18,8 @@ from typing import Any
 # Benchmark modules in the order they run.
 MODULES: tuple[str, ...] = (
     "core",
+    "transfer",
+    "native",
     "compare_cost",
     "dask",
     "interpreters",

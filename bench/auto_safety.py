@@ -5,10 +5,15 @@ Each run forgets what auto remembered, so each one measures (and checks threads)
 functions are those of the issue (a module-level scratch object around 1 ms of pure Python, the
 same around a 5 ms sleep) and a check-then-act on a module-level dict. A function whose
 results vary by nature (random) must not be judged unsafe in any run.
+
+Twice: on the machine as it is, then beside two processes busy-looping (one per CPU of a
+2-core machine) the whole time: on a busy machine a trial's threads can take turns instead of
+running together, and a check that did not see them run together must not pass for one.
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,7 +28,22 @@ TITLE = "auto safety: wrong results under the default, 100 runs each (forgetting
 RUNS = 100
 
 
+BUSY = "while True:\n    pass\n"
+
+
 def run(quick: bool) -> list[dict[str, Any]]:
+    rows = _suite(quick, "as it is")
+    busy = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(2)]
+    try:
+        rows += _suite(quick, "busy")
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
+    return rows
+
+
+def _suite(quick: bool, load: str) -> list[dict[str, Any]]:
     runs = 10 if quick else RUNS
     rows = []
     for fn, n in ((scratch_cpu, 400), (scratch_wait, 200), (check_then_act, 150)):
@@ -41,6 +61,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
                 decisions[r.decision] = decisions.get(r.decision, 0) + 1
         rows.append(
             {
+                "machine": load,
                 "function": fn.__name__,
                 "items": n,
                 "runs": runs,
@@ -57,6 +78,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
         verdicts[a.measured["thread_safety"]] = verdicts.get(a.measured["thread_safety"], 0) + 1
     rows.append(
         {
+            "machine": load,
             "function": "noisy_wait (random results)",
             "items": 100,
             "runs": runs,

@@ -10,6 +10,7 @@ import pytest
 
 import poolwise as pw
 from poolwise.advisor._advise import decide
+from poolwise.advisor._model import held_share
 from poolwise.advisor._profile import Profile
 from tests import helpers
 
@@ -155,6 +156,53 @@ def test_real_tiny_function_stays_serial() -> None:
 def test_empty_input_is_an_error() -> None:
     with pytest.raises(ValueError, match="empty"):
         pw.advise(helpers.double, [])
+
+
+def test_a_gil_reading_beyond_the_cpu_time_is_not_believed() -> None:
+    # a socket client: 6 ms per item, 3% of it on a CPU, read as 32% GIL-held by a sampler
+    # woken late by a busy machine; threads overlap its waits, processes are not needed
+    noisy = profile(0.006, 0.0002, 0.32, busy=2.0)
+    assert held_share(noisy, 2) == pytest.approx(0.0002 / 0.006 * 1.5 * 2)
+    advice = decide(noisy, 100, cpus=2)
+    assert advice.backend == "thread", advice.reasons
+    # work that computes keeps its reading: the cap is the CPU share
+    assert held_share(profile(0.01, 0.01, 0.9), 2) == 0.9
+    # ...and so does work that computes on a busy machine (half its wall time on a CPU)
+    assert held_share(profile(0.01, 0.005, 0.9, busy=2.0), 2) == 0.9
+    assert held_share(profile(0.01, 0.005, None), 2) == 0.5
+
+
+def test_a_large_argument_is_priced_at_the_transport_that_carries_it() -> None:
+    """16 MB arguments to a task that computes for 50 ms: through the pipe processes cost more
+    than they save; in shared memory they pay."""
+    from poolwise.advisor._pilot import Pilot
+    from poolwise.backends import _arena
+
+    if not _arena.supported():
+        pytest.skip("no shared memory here")
+    item = bytes(16_000_000)
+    base = profile(0.05, 0.05, 1.0)
+    priced = {}
+    for shared in (True, False):
+        pilot = Pilot(len, [item], shared_memory=shared)
+        pilot._last = (item, len(item))
+        priced[shared] = pilot._with_pickling(base)
+    assert priced[True].transport == "shared memory" and priced[False].transport == "pipe"
+    assert priced[True].serialize is not None and priced[False].serialize is not None
+    assert priced[True].serialize < priced[False].serialize / 5
+    on, off = decide(priced[True], 100, cpus=2), decide(priced[False], 100, cpus=2)
+    assert on.backend == "process" and off.backend != "process"
+    assert on.measured["transport"] == "shared memory"
+    assert any("in shared memory" in r and "through a pipe" in r for r in on.reasons)
+
+
+@pytest.mark.parametrize(("cpu", "says"), [(0.035, True), (0.011, False)])
+def test_a_function_that_uses_several_cores_on_its_own_is_noticed(cpu: float, says: bool) -> None:
+    a = decide(profile(0.01, cpu, 0.0), 1000, cpus=4)
+    noticed = [r for r in a.reasons if "cores on its own" in r]
+    assert bool(noticed) is says
+    if says:
+        assert "about 3.5 cores" in noticed[0] and "native thread pool" in noticed[0]
 
 
 # -- three models: threads, processes, interpreters (3.14); the free-threaded build ----------

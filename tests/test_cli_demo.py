@@ -108,7 +108,7 @@ def test_no_command_prints_help_and_exits_2() -> None:
 
 
 # Words a Korean report may keep in Latin letters: units, names of code and of Python's own.
-_LATIN = "ms MB kB USS GIL CPU I O A B C x Python CPython hashlib fork spawn forkserver full"
+_LATIN = "ms MB kB GB s USS GIL CPU I O A B C x Python CPython hashlib fork spawn forkserver full"
 _CODE = (
     "check_races lock_order poolwise map fn items counter value get d k join backend interpreter "
     "concurrent interpreters numpy"

@@ -112,3 +112,23 @@ def test_progress_is_reported_for_each_configuration() -> None:
         progress=lambda *a: seen.append(a),
     )
     assert seen == [("serial", 0, 3), ("thread x1", 1, 3), ("thread x2", 2, 3), ("done", 3, 3)]
+
+
+def first_byte(b: bytes) -> int:
+    return b[0]
+
+
+def test_bytes_moved_and_the_transport_are_counted() -> None:
+    from poolwise.backends import _arena, _oob
+    from poolwise.comparison._run import measure_transfer
+
+    if not _arena.supported():
+        pytest.skip("no shared memory here")
+    big = measure_transfer(first_byte, [bytes([i]) * (1 << 20) for i in range(3)])
+    assert big.transport == "shared memory"
+    assert big.shared_bytes == 1 << 20 and big.arg_bytes > 1 << 20 and big.result_bytes < 100
+    small = measure_transfer(first_byte, [bytes([i]) * (_oob.THRESHOLD - 100) for i in range(3)])
+    assert small.transport == "pipe" and small.shared_bytes == 0
+    c = pw.compare(first_byte, [bytes(1 << 20)] * 4, backends=["serial"], repeat=1)
+    assert c.transport == "shared memory" and c.to_dict()["shared_bytes"] == 1 << 20
+    assert f"{1 << 20} B of them in shared memory, the rest by the pipe" in str(c)

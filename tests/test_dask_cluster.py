@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,54 @@ def test_the_job_is_unpickled_once_per_worker_however_many_batches(
     counts = dask_client.run(helpers.unpicklings, tag)
     assert sum(counts.values()) >= 1
     assert all(n <= 1 for n in counts.values()), counts
+    assert released(dask_client)
+
+
+def byte_at(item: tuple[bytes, int]) -> tuple[int, int]:
+    data, i = item
+    return data[i], len(data)
+
+
+def test_a_large_argument_many_tasks_share_goes_to_the_cluster_once(
+    dask_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from poolwise.backends import _dask_stage
+
+    sent: list[int] = []
+    flush = _dask_stage.Stager.flush
+
+    def counting(self: Any, track: Any) -> None:
+        sent.extend(len(staged[3]) for staged in self._staged)
+        flush(self, track)
+
+    monkeypatch.setattr(_dask_stage.Stager, "flush", counting)
+    data = bytes(range(256)) * 8192  # 2 MiB
+    items = [(data, i) for i in range(40)]
+    out = pw.map(byte_at, items, backend="dask", client=dask_client, chunksize=2)
+    assert out == [(i, len(data)) for i in range(40)]
+    assert len(sent) == 20  # batches
+    assert sum(sent) < 2.5 * len(data)  # (inline in the first batch, then named: not 20 times)
+    assert released(dask_client)
+
+
+def first_byte(data: bytearray) -> int:
+    return data[0]
+
+
+def refilled(n: int) -> Iterator[bytearray]:
+    """One 2 MiB buffer, refilled for each item (a reader filling the same chunk again)."""
+    buf = bytearray(2 << 20)
+    for i in range(n):
+        buf[:] = bytes([i]) * len(buf)
+        yield buf
+
+
+def test_a_shared_argument_changed_since_is_sent_again_not_its_old_bytes(
+    dask_client: Any,
+) -> None:
+    # (the same object in a later batch named the task holding its bytes of an earlier one)
+    out = pw.imap(first_byte, refilled(8), backend="dask", client=dask_client, chunksize=1)
+    assert list(out) == list(range(8))
     assert released(dask_client)
 
 

@@ -318,12 +318,50 @@ def test_large_items_go_to_the_scheduler_in_graphs_of_a_few_megabytes(
     backend: DaskBackend, client: FakeClient
 ) -> None:
     job = Job(helpers.double)
-    big = b"x" * (3 << 20)
-    for i, item in enumerate([big, b"small", big, big, b"small"]):
+    bigs = [bytes([k]) * (3 << 20) for k in range(3)]  # (distinct: none is shared)
+    for i, item in enumerate([bigs[0], b"small", bigs[1], bigs[2], b"small"]):
         backend.submit(Batch(job, [i], [item]))
     backend.flush()
     # (Dask warns of graphs over 10 MB; a batch larger than the limit goes alone)
     assert [len(g) for g in client.graphs] == [2, 1, 2] and backend.busy() == 5
+
+
+def test_a_large_item_given_again_becomes_a_task_the_batches_name(
+    backend: DaskBackend, client: FakeClient
+) -> None:
+    job = Job(helpers.double)
+    big = b"x" * (2 << 20)
+    for i in range(4):
+        backend.submit(Batch(job, [i], [big]))
+    backend.flush()
+    data = [g for g in client.graphs if g[0].startswith("poolwise-data-")]
+    assert len(data) == 1  # (the first batch carried it inline; the others name that task)
+    assert len(client.graphs) == 2 and len(client.graphs[-1]) == 4
+
+
+def test_large_batches_of_small_records_are_pickled_once_after_the_first(
+    backend: DaskBackend, client: FakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from poolwise.backends import _dask_stage
+
+    looked: list[int] = []
+    share = _dask_stage.Stager._share
+
+    def counting(self: Any, batch: Batch, payload: bytes) -> Any:
+        looked.append(len(batch.items))
+        return share(self, batch, payload)
+
+    monkeypatch.setattr(_dask_stage.Stager, "_share", counting)
+    job = Job(helpers.double)
+    records = [{"id": i, "name": f"record {i}"} for i in range(60_000)]  # (over 1 MiB pickled)
+    big = b"x" * (2 << 20)
+    for i, items in enumerate([records, records, [big], [big], records]):
+        backend.submit(Batch(job, [i], list(items)))
+    backend.flush()
+    # (the second batch of records pays no second pass; a large buffer is still looked for,
+    # and once one was seen, the next records are looked through again)
+    assert looked == [60_000, 1, 1, 60_000]
+    assert len([g for g in client.graphs if g[0].startswith("poolwise-data-")]) == 1
 
 
 def test_without_dask_the_error_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ S1 = {"thread_ms": 0.2, "tjoin_ms": 0.02, "pjoin_ms": 3.0, "method": "fork"}
 S2 = {"cpus": 4, "gil": True}
 S3 = {"n": 64, "tw": 16, "best_proc": 3.0, "pw": 16, "pstart_ms": 40.0, "cpus": 4}
 S4 = {"cpus": 4, "gil": True}
-S5 = {"big": "10 MB", "thread_ms": 0.01}
+S5 = {"big": "10 MB", "thread_ms": 0.01, "pipe_ms": 40.0, "pipe_gbps": 0.5, "shm_gbps": 4.0}
 S6 = {"n": 8, "thread_ms": 1.0, "proc_ms": 60.0}
 S7 = {"n": 10, "code": -11, "error": ""}
 CHECKS_OK = {"plain": "found", "dict": "found", "locked": "missed"}
@@ -65,8 +65,10 @@ def _s8(**over: Any) -> dict[str, Any]:
         ("s4", {**S4, "thread": 1.02, "proc": 2.5}, ["v4_not"]),
         ("s4", {**S4, "thread": 1.0, "proc": 1.0, "cpus": 1}, ["v4_one_cpu"]),
         # 5. moving data to a process costs more
-        ("s5", {**S5, "proc_ms": 9.0, "ratio": 900.0}, ["v5"]),
-        ("s5", {**S5, "proc_ms": 0.012, "ratio": 1.2}, ["v5_not"]),
+        ("s5", {**S5, "proc_ms": 9.0, "ratio": 900.0, "gain": 4.4}, ["v5", "v5_shm"]),
+        ("s5", {**S5, "proc_ms": 0.012, "ratio": 1.2, "gain": 1.6}, ["v5_not", "v5_shm"]),
+        # ... and shared memory, the default, against the pipe
+        ("s5", {**S5, "proc_ms": 38.0, "ratio": 3800.0, "gain": 1.05}, ["v5", "v5_shm_not"]),
         # 6. processes have memory of their own
         ("s6", {**S6, "proc_mb": 80.0, "thread_mb": 0.1}, ["v6"]),
         ("s6", {**S6, "proc_mb": 0.0, "thread_mb": 0.1}, ["v6_not"]),
@@ -142,7 +144,7 @@ NUMBERS = {
     "s2": {"proc": 3.5, "thread": 1.0, "cpus": 4, "gil": True},
     "s3": {**S3, "best_thread": 12.0},
     "s4": {**S4, "thread": 3.0, "proc": 2.0},
-    "s5": {**S5, "proc_ms": 9.0, "ratio": 900.0},
+    "s5": {**S5, "proc_ms": 9.0, "ratio": 900.0, "gain": 4.4},
     "s7": {**S7, "ok": 9, "failed": 1, "thread_survived": False},
     "s8": _s8(),
     "s10": {**S10, "interp": 1.9, "start_ratio": 11.7, "move_ratio": 2.5},

@@ -80,7 +80,7 @@ def test_no_import_goes_up_a_layer_or_to_the_package_root() -> None:
 BACKEND_MODULES = {
     "_serial": (),
     "_thread": (),
-    "_process": ("_worker", "_blame"),
+    "_process": ("_worker", "_blame", "_arena", "_oob"),
     "_interpreter": ("_interp_worker",),
     "_dask": ("_dask_worker", "_dask_client", "_dask_stage", "_dask_collect"),
 }

@@ -216,6 +216,7 @@ def imap(
     address: str | None = None,
     watchdog: float | None = None,
     rerun: bool = True,
+    shared_memory: bool = True,
 ) -> Iterator[Any]:
     """Apply ``fn`` to every item, yielding results as an iterator.
 
@@ -246,6 +247,7 @@ def imap(
         client=client,
         address=address,
         rerun=rerun,
+        shared_memory=shared_memory,
     )
     return _flatten(chunks)
 
@@ -271,6 +273,7 @@ def map(
     address: str | None = None,
     watchdog: float | None = None,
     rerun: bool = True,
+    shared_memory: bool = True,
 ) -> list[Any]:
     """Apply ``fn`` to every item and return the results as a list.
 
@@ -302,6 +305,9 @@ def map(
             (and of every worker process) are written to stderr, with what each waits on.
         rerun: auto only: with False, no item ever runs twice. Auto checks thread safety by
             running a few items again on threads; without that check it leaves threads out.
+        shared_memory: processes only: arguments and results with large buffers (numpy
+            arrays, bytes, bytearray, memoryview of 64 KiB or more) cross in shared memory
+            instead of the pipe (numpy arguments arrive as read-only views). False: the pipe.
 
     Raises:
         The exception of the first failed task, as itself (with the worker's traceback as
@@ -328,6 +334,7 @@ def map(
         client=client,
         address=address,
         rerun=rerun,
+        shared_memory=shared_memory,
     ):
         results.extend(chunk)
     return results

@@ -75,7 +75,7 @@ def run_auto(
     from poolwise.advisor._pilot import Pilot  # (start-up time: see the imports)
 
     _initialize(opts)
-    pilot = Pilot(fn, items, reruns=opts.rerun)
+    pilot = Pilot(fn, items, reruns=opts.rerun, shared_memory=opts.shared_memory)
     yield from pilot_chunks(pilot, opts.on_error, raise_failure)
     advice = pilot.advice
     if advice is None or advice.backend == "serial":
@@ -103,7 +103,7 @@ def probe(
     from poolwise.advisor._pilot import Pilot, Raised  # (start-up time: see the imports)
 
     _initialize(opts)
-    pilot = Pilot(fn, items, mode="probe", reruns=opts.rerun)
+    pilot = Pilot(fn, items, mode="probe", reruns=opts.rerun, shared_memory=opts.shared_memory)
     outcomes = [
         (False, x.exception) if isinstance(x, Raised) else (True, x)
         for chunk in pilot.run()

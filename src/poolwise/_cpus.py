@@ -5,6 +5,10 @@ from __future__ import annotations
 import math
 import os
 
+# set in a worker process to the CPUs it was given (backends/_native.py): a pool started inside
+# a task sizes itself to those, not to the machine
+CPUS_VARIABLE = "POOLWISE_CPUS"
+
 
 def _read(path: str) -> str:
     with open(path) as fh:
@@ -29,7 +33,8 @@ def _cgroup_quota(root: str = "/sys/fs/cgroup") -> float | None:
 
 
 def usable_cpus(cgroup_root: str | os.PathLike[str] | None = None) -> int:
-    """The CPUs this process may use: its affinity mask, capped by a cgroup CPU quota."""
+    """The CPUs this process may use: its affinity mask, capped by a cgroup CPU quota, and
+    inside a poolwise worker by the CPUs the worker was given."""
     try:
         n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -37,4 +42,7 @@ def usable_cpus(cgroup_root: str | os.PathLike[str] | None = None) -> int:
     quota = _cgroup_quota(os.fspath(cgroup_root)) if cgroup_root else _cgroup_quota()
     if quota is not None:
         n = min(n, max(1, math.ceil(quota)))
+    given = os.environ.get(CPUS_VARIABLE, "")
+    if given.isdigit() and int(given) > 0:
+        n = min(n, int(given))
     return max(1, n)

@@ -41,7 +41,7 @@ class Executor(cf.Executor):
         timeout: seconds each task may run (TaskTimeout beyond; see :func:`poolwise.map`).
         retries: runs again a task that crashed its worker or timed out.
         initializer, initargs, start_method, max_tasks_per_child, max_memory_per_child,
-        thread_name_prefix, client, address, rerun: as in :func:`poolwise.map`.
+        thread_name_prefix, client, address, rerun, shared_memory: as in :func:`poolwise.map`.
     """
 
     def __init__(
@@ -61,6 +61,7 @@ class Executor(cf.Executor):
         client: Any = None,
         address: str | None = None,
         rerun: bool = True,
+        shared_memory: bool = True,
     ) -> None:
         self._opts = resolve(
             backend=backend,
@@ -77,6 +78,7 @@ class Executor(cf.Executor):
             client=client,
             address=address,
             rerun=rerun,
+            shared_memory=shared_memory,
         )
         self._dropin = False  # a drop-in class: behave as the standard library where it differs
         self._auto = self._opts.backend == "auto"
@@ -372,7 +374,6 @@ def _call_star(fn: Callable[..., Any], item: tuple[Any, ...]) -> Any:
     return fn(*item)
 
 
-_END = object()
 _pools = itertools.count()
 
 
@@ -434,11 +435,11 @@ def _handing_out_one_by_one(
 
 def _handing_out(chunk: list[Any]) -> Iterator[Any]:
     """The chunk's items in order, at C speed, none kept once handed out (as the standard
-    library's map keeps no result it has yielded)."""
-    rest = [_END]
-    rest.extend(reversed(chunk))
+    library's map keeps no result it has yielded). (Not ``iter(pop, sentinel)``: that compares
+    every result with the sentinel, and a numpy array's ``==`` cannot be a truth value.)"""
+    rest = chunk[::-1]
     chunk.clear()
-    return iter(rest.pop, _END)
+    return itertools.starmap(rest.pop, itertools.repeat((), len(rest)))
 
 
 def _check_max_workers(max_workers: int | None) -> None:

@@ -44,6 +44,7 @@ class Options:
     client: Any = None
     address: str | None = None
     rerun: bool = True
+    shared_memory: bool = True
 
     def backend_options(self) -> dict[str, Any]:
         return {
@@ -52,6 +53,7 @@ class Options:
             "start_method": self.start_method,
             "max_tasks_per_child": self.max_tasks_per_child,
             "max_memory_per_child": self.max_memory_per_child,
+            "shared_memory": self.shared_memory,
             "thread_name_prefix": self.thread_name_prefix,
             "client": self.client,
             "address": self.address,
@@ -154,6 +156,7 @@ def resolve(
     client: Any = None,
     address: str | None = None,
     rerun: bool = True,
+    shared_memory: bool = True,
 ) -> Options:
     if backend not in (*BACKENDS, "auto"):
         raise ValueError(f"unknown backend {backend!r}; use one of auto, {', '.join(BACKENDS)}")
@@ -166,6 +169,8 @@ def resolve(
     backend = _interpreter_backend(backend, timeout)
     if not isinstance(rerun, bool):
         raise TypeError(f"rerun must be True or False, got {rerun!r}")
+    if not isinstance(shared_memory, bool):
+        raise TypeError(f"shared_memory must be True or False, got {shared_memory!r}")
     if workers is None:
         workers = default_workers("process" if backend == "auto" else backend)
     _positive_int(workers, "workers")
@@ -208,4 +213,5 @@ def resolve(
         client=client,
         address=address,
         rerun=rerun,
+        shared_memory=shared_memory,
     )

@@ -44,6 +44,18 @@ def _fmt_b(n: float) -> str:
     return f"{n:.0f} bytes"
 
 
+# CPU time per wall time above which a function runs threads of its own (a native pool)
+MANY_CORES = 1.2
+
+
+def _through_pipe(p: Profile) -> float:
+    """Seconds per task the item and result would cost pickled through a pipe instead."""
+    from poolwise.advisor._pilot import COPY, PIPE  # (loaded with the pilot already)
+
+    moved = (p.arg_bytes or 0.0) + (p.result_bytes or 0.0)
+    return 2 * moved / COPY + moved / PIPE
+
+
 def _label(backend: str, workers: int) -> str:
     return backend if backend == "serial" else f"{backend} x{workers}"
 
@@ -143,6 +155,7 @@ def decide(
             "arg_bytes": p.arg_bytes,
             "result_bytes": p.result_bytes,
             "parent_serialize_s": p.serialize,
+            "transport": p.transport,
             "thread_safety": p.safety,
             "thread_trial": p.trial,
             "busy_other_cpus": busy,
@@ -181,6 +194,12 @@ def _reasons(
         f"each task takes {fmt_s(p.wall)} and keeps a CPU busy {share:.0%} of that time: "
         f"it mostly {kind}"
     )
+    if share > MANY_CORES:
+        out.append(
+            f"it already uses about {share:.1f} cores on its own (CPU time {fmt_s(p.cpu)} in "
+            f"{fmt_s(p.wall)} of wall time: a native thread pool, such as BLAS or OpenMP): "
+            "workers share the CPUs with it, and poolwise gives each worker's pool its share"
+        )
     if not gil_enabled():
         out.append("this Python runs without the GIL: threads run Python code in parallel")
     elif p.gil is not None and share > 0.3:
@@ -212,6 +231,13 @@ def _reasons(
             f"arguments are {_fmt_b(p.arg_bytes)} and results {_fmt_b(p.result_bytes)}: "
             f"sending them to processes costs {fmt_s(p.serialize)} per task against "
             f"{fmt_s(p.wall)} of work"
+        )
+    if p.transport == "shared memory" and p.serialize is not None:
+        out.append(
+            f"arguments of {_fmt_b(p.arg_bytes or 0)} and results of "
+            f"{_fmt_b(p.result_bytes or 0)} would cross to processes in shared memory, "
+            f"{fmt_s(p.serialize)} per task (through a pipe they would cost "
+            f"{fmt_s(_through_pipe(p))})"
         )
     if p.busy_others >= 0.5:
         out.append(f"other programs keep {p.busy_others:.1f} of {cpus} CPUs busy")

@@ -112,8 +112,12 @@ class SystemLoad:
 
     def busy_others(self) -> float | None:
         """The mean count of runnable threads besides the one reading it, or None when the
-        kernel does not say (not Linux)."""
+        kernel does not say (not Linux). Takes one more sample."""
         self.sample(self._next)
+        return self.so_far()
+
+    def so_far(self) -> float | None:
+        """``busy_others`` from the samples taken so far, without taking one."""
         if not self._counts:
             return None
         return max(0.0, sum(self._counts) / len(self._counts) - 1)

@@ -14,7 +14,10 @@ CPUs (the OS shares CPUs fairly between runnable threads):
 
 ``start(w)`` for processes grows with ``B`` (new processes compete for the CPUs too). A thread
 trial at ``k`` threads, when one ran, scales the threads' formula to the time per item it
-measured: ``threads(w) = measured * formula(w) / formula(k)``.
+measured: ``threads(w) = measured * formula(w) / formula(k)``. The serial run is such a
+measurement too, at one worker: ``c`` is scaled by ``min(1, t * Pe(1) / c)`` so that one worker
+is predicted to take the ``t`` it took (a task that runs a subprocess has its child's CPU time
+in ``c`` beside the caller's; the load counted in ``B`` can include that child).
 """
 
 from __future__ import annotations
@@ -40,6 +43,22 @@ def gil_enabled() -> bool:
     return True if check is None else bool(check())
 
 
+def held_share(p: Profile, cpus: int) -> float:
+    """The share of an item's wall time it holds the GIL, for the model: the sampler's reading,
+    at most what the item's CPU time allows. A holder runs Python, so it holds the GIL no
+    longer than it computes, stretched by the time-sharing of a busy machine (a holder can be
+    preempted: ``(1 + B) / P``), with a margin of 2 for the clocks' own noise. A sampler that
+    saw few samples on a busy machine can read the OS's late wake-ups as the GIL (one 5 ms
+    wake-up in 14 samples read a socket client as 32% held, its CPU 3%, and processes were
+    advised without a trial). Without a reading: the CPU share."""
+    if not gil_enabled():
+        return 0.0
+    share = min(1.0, p.cpu / p.wall) if p.wall > 0 else 1.0
+    if p.gil is None:
+        return share
+    return min(p.gil, 2.0 * share * max(1.0, (1.0 + p.busy_others) / cpus))
+
+
 def cpus_for(workers: int, cpus: int, busy_others: float) -> float:
     """CPUs that ``workers`` busy threads or processes get beside ``busy_others`` busy CPUs."""
     return max(1e-9, min(float(workers), cpus * workers / (workers + busy_others)))
@@ -62,8 +81,12 @@ def predict(
     if backend == "serial":
         return n * t
     w = workers
+    # the serial run is a measurement at one worker: where the CPU term says one worker needs
+    # longer than it took (children's CPU time beside the caller's, or other programs counted
+    # busier than they were), the CPU terms are scaled to agree with it
+    c *= min(1.0, t * cpus_for(1, cpus, busy) / c) if c > 0 else 1.0
     if backend == "thread":
-        g = 0.0 if not gil_enabled() else (p.gil if p.gil is not None else min(1.0, c / t))
+        g = held_share(p, cpus)
 
         def per_thread(k: int) -> float:
             return max(g * t, c / cpus_for(k, cpus, busy), t / k) + THREAD_PER_TASK

@@ -59,6 +59,10 @@ TRIAL_SWITCH = 1e-4  # the GIL switch interval during a trial: races show up at 
 PIPE = 0.6e9  # bytes per second through a pipe to a worker process
 COPY = 2e9  # bytes per second a buffer pickles (and unpickles) at: a memory copy
 BIG_ITEM = 1 << 20  # bytes: a buffer this large is sized, not pickled, and sampled at once
+# bytes per second a buffer crosses in shared memory (one copy into the worker's arena; a numpy
+# argument is read there in place): bench/transfer.py measures 5-10 GB/s warm on 2 cores, and
+# results, copied out into the parent's new memory, at the COPY rate
+SHARED = 4e9
 BASELINE = 8  # items of the loop kept to re-run in a trial
 THREAD_START = 1e-4  # seconds between two threads' starts
 RERUN_CPU = 0.01  # CPU seconds a trial spends on re-runs, when two are already more
@@ -108,10 +112,12 @@ class Pilot:
         mode: str = "run",
         reruns: bool = True,
         budget: float | None = None,
+        shared_memory: bool = True,
     ) -> None:
         self.fn = fn
         self.mode = mode
         self.reruns = reruns
+        self.shared_memory = shared_memory  # (the process backend's option: which transport)
         self.max_head = MAX_HEAD if budget is None else max(MIN_HEAD, budget / 2)
         self.n = len(items) if isinstance(items, (list, tuple, range)) else None
         self._items = items
@@ -125,6 +131,7 @@ class Pilot:
         self._groups: list[tuple[int, float, float]] = []
         self._baseline: list[tuple[Any, Any]] = []  # (item, outcome) from the loop
         self._last: tuple[Any, Any] | None = None  # the last item that succeeded, with its value
+        self._unproven = False  # a trial's re-runs ran alone: threads are not kept this time
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -225,7 +232,7 @@ class Pilot:
                         # in the loop never pays for the helper thread
                         sampler, load = GilSampler().start(), SystemLoad()
                     load.sample()
-                    if self._ready(wall, cpu, elapsed, sampler):
+                    if self._ready(wall, cpu, elapsed, sampler, load):
                         break
                 if sampler is not None:
                     sampler.stop()
@@ -246,12 +253,17 @@ class Pilot:
                 sampler.stop()
             self.rest = it
 
-    def _ready(self, wall: float, cpu: float, elapsed: float, sampler: GilSampler) -> bool:
+    def _ready(
+        self, wall: float, cpu: float, elapsed: float, sampler: GilSampler, load: SystemLoad
+    ) -> bool:
         if elapsed < MIN_HEAD and self.consumed < 2 * GROUP_MAX:
             return False
         if elapsed >= self.max_head:
             return True
-        if cpu < 0.3 * wall:
+        # the CPU a thread that only computes would get beside the other programs' busy ones
+        busy = load.so_far() or 0.0
+        fair = min(1.0, usable_cpus() / (1.0 + busy))
+        if cpu < 0.3 * fair * wall:
             return True  # it waits: the GIL hardly matters, threads or processes overlap it
         # the sampler has covered whole items (the pilot only asks between groups) once it has
         # three samples: a GIL held costs it a switch interval per sample, a free one half a
@@ -288,35 +300,52 @@ class Pilot:
             if self._last is None:
                 raise ValueError("no item succeeded")
             item, value = self._last
-            sizes, pickling = [], 0.0
-            for obj in (item, value):
+            shared = self._shared_from()
+            sizes, pickling, piped, in_shm = [], 0.0, 0, 0.0
+            for obj, rate in ((item, SHARED), (value, COPY)):
                 n = _nbytes(obj)
+                if n >= shared:  # it crosses in shared memory: one copy, no pipe
+                    sizes.append(n)
+                    in_shm += n / rate
+                    continue
                 if n >= BIG_ITEM:  # a buffer pickles at copying speed: no need to time it
                     sizes.append(n)
                     pickling += n / COPY
+                    piped += n
                     continue
                 t0 = time.perf_counter()
-                sizes.append(len(_transport.dumps(obj)))
+                size = len(_transport.dumps(obj))
                 pickling += time.perf_counter() - t0
+                sizes.append(size)
+                piped += size
         except Exception:
             return dataclasses.replace(p, picklable=False)
-        moved = sum(sizes) / PIPE
         # unpickling costs about what pickling did; the worker does the same on its side
         return dataclasses.replace(
             p,
             picklable=True,
             arg_bytes=float(sizes[0]),
             result_bytes=float(sizes[1]),
-            serialize=2 * pickling + moved,
+            serialize=2 * pickling + piped / PIPE + in_shm,
+            transport="shared memory" if in_shm else "pipe",
             serialize_copied=2 * pickling + sum(sizes) / COPY,
         )
+
+    def _shared_from(self) -> float:
+        """The size from which a buffer crosses in shared memory (infinite: never)."""
+        if not self.shared_memory:
+            return float("inf")
+        # (light: pickle, mmap and socket; only when processes are priced)
+        from poolwise.backends import _arena, _oob
+
+        return float(_oob.THRESHOLD) if _arena.supported() else float("inf")
 
     def _decide(self, it: Iterator[Any], whole: bool = False) -> Advice:
         from poolwise.advisor._advise import decide  # (see the imports)
         from poolwise.backends._start import choose_start_method  # (see the imports)
 
         assert self.profile is not None
-        threads = self.reruns or self.profile.safety in (SAFE, VARIES)
+        threads = (self.reruns or self.profile.safety in (SAFE, VARIES)) and not self._unproven
         # advise answers for the whole input; a run decides for what is left of it
         n = {"probe": None, "advise": self.n}.get(self.mode, self.n if whole else self._left())
         return decide(self.profile, n, method=choose_start_method(None), threads=threads)
@@ -326,18 +355,24 @@ class Pilot:
     def _trial(self, it: Iterator[Any], workers: int) -> Generator[list[Any], None, Iterator[Any]]:
         """Run loop items again beside new ones on ``workers`` threads; keep the new ones'
         results only if every re-run matched. Returns the iterator of items still to run."""
+        from poolwise.advisor._model import held_share  # (see the imports)
+
         assert self.profile is not None
         wall = max(self.profile.wall, 1e-7)
-        # re-runs of loop items (cycling through them when the loop ran few), spread over the
+        # re-runs of distinct loop items (as many as the loop ran, up to 8), spread over the
         # trial: the first job starts alone and the last finishes alone, and a race may favour
         # either, so re-runs go first, last and between; items that compute long overlap
         # whatever they run beside, and their re-runs are pure cost: a few suffice
         p = self.profile
         affordable = int(RERUN_CPU / max(p.cpu, 1e-9))
         copies = max(2, min(BASELINE, workers // 4, affordable))
-        base = [self._baseline[j % len(self._baseline)] for j in range(copies)]
-        gil = p.gil if p.gil is not None else min(1.0, p.cpu / wall)
-        per = max(gil * wall, p.cpu / min(workers, usable_cpus()), wall / workers)  # expected
+        # never the same loop item twice: copies of one item can only read each other's
+        # writes (a scratch object last written by another copy of item 0 gave every copy its
+        # serial result while the new items beside them came out wrong)
+        copies = min(copies, len(self._baseline))
+        base = self._baseline[:copies]
+        cpus = usable_cpus()
+        per = max(held_share(p, cpus) * wall, p.cpu / min(workers, cpus), wall / workers)
         # work that computes runs three rounds: a thread's first item pays for its start (its
         # memory arena, page faults), which a trial of one or two rounds would read as the rate
         rounds = 3 if p.cpu >= 0.3 * wall else 1
@@ -357,7 +392,10 @@ class Pilot:
         # the re-runs go into the first round, spread over it: the first job starts alone and
         # the last finishes alone, and a race may favour either
         first_round = min(total, workers)
-        spots = sorted({round(j * (first_round - 1) / (copies - 1)) for j in range(copies)})
+        if copies == 1:  # one re-run: in the middle, where jobs run on both sides of it
+            spots = [first_round // 2]
+        else:
+            spots = sorted({round(j * (first_round - 1) / (copies - 1)) for j in range(copies)})
         while len(spots) < copies:  # (a round narrower than the re-runs: fill the gaps)
             spots = sorted(set(spots) | {min(set(range(total)) - set(spots))})
         jobs: list[Any] = []
@@ -371,21 +409,36 @@ class Pilot:
         # threads start about THREAD_START apart: items longer than that stagger overlap anyway,
         # and a barrier's wake-up chain would cost more than the whole stagger
         together = wall < workers * THREAD_START
-        outcomes, durations, ran = _on_threads(self.fn, jobs, workers, deadline, together)
-        again = [outcomes[j] for j in spots if j < ran]
+        outcomes, spans, ran = _on_threads(self.fn, jobs, workers, deadline, together)
+        # only a re-run that ran beside another job checks anything (on a busy machine, or for
+        # items shorter than a thread's start, jobs can run one after another); and a race hits
+        # the job that was running when another started (it read what the other wrote) or the
+        # one that started while another ran (it saw the other's claim): a check that no re-run
+        # was in both places proves nothing
+        checked = [(i, j) for i, j in enumerate(spots) if j < ran and _overlapped(spans, j)]
+        again = [outcomes[j] for _, j in checked]
         kept = [outcomes[j] for j in range(ran) if j not in spots]
         unrun = [jobs[j] for j in range(ran, total) if j not in spots]
         it = itertools.chain(unrun, it)
-        verdict, note = self._judge(base[: len(again)], again, workers)
+        verdict, note = UNCHECKED, f"no re-run on {workers} threads ran beside another job"
+        if checked:
+            verdict, note = self._judge([base[i] for i, _ in checked], again, workers)
+            roles = {_role(spans, j) for _, j in checked}
+            both = "both" in roles or {"interrupted", "interrupting"} <= roles
+            if verdict == SAFE and not both:
+                verdict = UNCHECKED
+                note = f"the re-runs on {workers} threads ran beside other jobs on one side only"
+        if verdict == UNCHECKED:
+            self._unproven = True  # the rest is decided without threads
         # the time per item at the concurrency the trial ran at: the median job's duration
-        # (contention included) over the threads sharing it; a median, as a thread's first job
-        # pays for its start and a last round runs with threads idle
+        # (contention included) over the jobs that shared the time with it; a median, as a
+        # thread's first job pays for its start and a last round runs with threads idle
         concurrency = max(1, min(ran, workers))
-        per_item = _median(durations) / concurrency
+        per_item = _median([e - s for s, e in spans]) / min(concurrency, _concurrency(spans))
         self.profile = dataclasses.replace(
             self.profile, safety=verdict, safety_note=note, trial=(concurrency, per_item)
         )
-        if verdict == UNSAFE:  # the new items' results are not kept: they run again
+        if verdict in (UNSAFE, UNCHECKED):  # the new items' results are not kept: they run again
             return itertools.chain([jobs[j] for j in range(ran) if j not in spots], it)
         self.consumed += len(kept)
         self.raised += sum(isinstance(x, Raised) for x in kept)
@@ -464,13 +517,13 @@ def _label(advice: Advice) -> str:
 
 def _on_threads(
     fn: Callable[[Any], Any], jobs: list[Any], workers: int, deadline: float, together: bool
-) -> tuple[list[Any], list[float], int]:
+) -> tuple[list[Any], list[tuple[float, float]], int]:
     """Run ``jobs`` on ``workers`` threads (released together by a barrier if ``together``,
     else each as it starts), each taking the next job, none taken ``deadline`` seconds after the
-    release; returns the outcomes in order, each job's duration, and how many jobs ran (a
+    release; returns the outcomes in order, each job's (start, end), and how many jobs ran (a
     prefix)."""
     outcomes: list[Any] = [None] * len(jobs)
-    durations: list[float] = [0.0] * len(jobs)
+    spans: list[tuple[float, float]] = [(0.0, 0.0)] * len(jobs)
     lock = threading.Lock()
     nxt = [0]
     began: list[float] = []
@@ -493,7 +546,7 @@ def _on_threads(
                 outcomes[j] = fn(jobs[j])
             except BaseException as exc:  # SystemExit too: it must not end a trial thread
                 outcomes[j] = Raised(exc, jobs[j])
-            durations[j] = perf() - t0
+            spans[j] = (t0, perf())
 
     interval = sys.getswitchinterval()
     sys.setswitchinterval(min(interval, TRIAL_SWITCH))
@@ -505,4 +558,29 @@ def _on_threads(
             t.join()
     finally:
         sys.setswitchinterval(interval)
-    return outcomes, durations[: nxt[0]], nxt[0]
+    return outcomes, spans[: nxt[0]], nxt[0]
+
+
+def _overlapped(spans: list[tuple[float, float]], j: int) -> bool:
+    """Whether job ``j`` ran while another job did: a re-run alone proves nothing."""
+    start, end = spans[j]
+    return any(i != j and s < end and e > start for i, (s, e) in enumerate(spans))
+
+
+def _role(spans: list[tuple[float, float]], j: int) -> str:
+    """Whether another job started while job ``j`` ran ("interrupted"), job ``j`` started while
+    another ran ("interrupting"), or "both"."""
+    start, end = spans[j]
+    others = [(s, e) for i, (s, e) in enumerate(spans) if i != j]
+    interrupted = any(start < s < end for s, _ in others)
+    interrupting = any(s < start < e for s, e in others)
+    if interrupted and interrupting:
+        return "both"
+    return "interrupted" if interrupted else "interrupting"
+
+
+def _concurrency(spans: list[tuple[float, float]]) -> float:
+    """How many jobs ran at once on average over the trial: their summed durations over the
+    time from the first start to the last end (on a busy machine threads can take turns)."""
+    span = max(e for _, e in spans) - min(s for s, _ in spans)
+    return max(1.0, sum(e - s for s, e in spans) / span) if span > 0 else 1.0

@@ -21,6 +21,8 @@ class Profile:
         serialize_copied: ``serialize`` with the bytes copied in memory rather than sent
             through a pipe: what interpreters pay (None: not measured).
         picklable: whether the function and an item pickle (None: not checked).
+        transport: how an item and its result would cross to processes: ``"pipe"``, or
+            ``"shared memory"`` for large buffers (None: not measured).
         safety: ``"unchecked"``, ``"safe"``, ``"unsafe"`` or ``"varies"``; ``safety_note`` the
             numbers behind it.
         trial: (threads, seconds per item) measured when items ran on threads, else None.
@@ -41,6 +43,7 @@ class Profile:
     safety_note: str = ""
     trial: tuple[int, float] | None = None
     busy_others: float = 0.0
+    transport: str | None = None
 
 
 @dataclass(frozen=True)

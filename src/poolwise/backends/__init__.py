@@ -41,6 +41,7 @@ def create_backend(name: str, workers: int, **options: Any) -> Backend:
             initargs=options["initargs"],
             max_tasks_per_child=options.get("max_tasks_per_child"),
             max_memory_per_child=options.get("max_memory_per_child"),
+            shared_memory=options.get("shared_memory", True),
         )
     if name == "interpreter":
         from poolwise.backends._interpreter import InterpreterBackend  # (see above)

@@ -64,6 +64,7 @@ class Handle:
         "inflight",
         "jobs",
         "killed",
+        "link",
         "proc",
         "ready",
         "replaced",
@@ -94,6 +95,7 @@ class Handle:
         self.replaced = False  # a replacement was already started
         self.dead = False  # its sentinel fired (checked without a waitpid syscall)
         self.killed: tuple[str, int, int] | None = None  # ("timeout", seq, pos) when we killed it
+        self.link: Any = None  # its shared-memory arenas (an _arena.Link), when on
 
     @property
     def pid(self) -> int:

@@ -137,15 +137,18 @@ def dump_results(values: list[Any], errors: dict[int, Any] | None, elapsed: floa
 
 
 def result_outcome(
-    batch: Batch, payload: bytes | memoryview, error: type[Exception] | None = None
+    batch: Batch,
+    payload: bytes | memoryview,
+    error: type[Exception] | None = None,
+    buffers: list[Any] | None = None,
 ) -> Outcome:
     """A worker's pickled ``(values, errors, elapsed)`` as an Outcome; remote tracebacks
     become each exception's ``__cause__``. A result that cannot be unpickled fails its task
-    with ``error`` (a PicklingError by default)."""
+    with ``error`` (a PicklingError by default). ``buffers``: those that came out of band."""
     from poolwise._errors import PicklingError, remote_traceback  # (parent side only)
 
     try:
-        values, errors, elapsed = pickle.loads(payload)
+        values, errors, elapsed = pickle.loads(payload, buffers=buffers)
     except (Exception, SystemExit) as exc:  # (an object whose unpickling exits, too)
         reason = f"{type(exc).__name__}: {exc}"
         kind = error or PicklingError

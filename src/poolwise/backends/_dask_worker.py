@@ -9,6 +9,7 @@ unpickled, ``b"I"`` and the pickled initializer error.
 
 from __future__ import annotations
 
+import io
 import pickle
 import threading
 import time
@@ -74,13 +75,19 @@ def _initialize(init: RemoteInit | None) -> tuple[BaseException, str] | None:
 
 
 def run_batch(
-    job: RemoteJob, init: RemoteInit | None, payload: bytes, seq: int, topic: str
+    job: RemoteJob,
+    init: RemoteInit | None,
+    payload: bytes,
+    seq: int,
+    topic: str,
+    shared: dict[str, Any] | None = None,
 ) -> bytes:
-    """The Dask task: apply the job's function to every item of one batch.
+    """The Dask task: apply the job's function to every item of one batch. ``shared``: the
+    large objects the pickled items name (Dask hands them over as the task's dependencies).
 
     A small result is also pushed to the parent as an event, on the ``topic + RESULTS`` topic,
     with the task's key."""
-    blob = _compute_batch(job, init, payload, seq, topic)
+    blob = _compute_batch(job, init, payload, seq, topic, shared)
     if len(blob) <= PUSH_MAX:
         from distributed import get_worker  # (the module loads without distributed)
 
@@ -93,14 +100,19 @@ def run_batch(
 
 
 def _compute_batch(
-    job: RemoteJob, init: RemoteInit | None, payload: bytes, seq: int, topic: str
+    job: RemoteJob,
+    init: RemoteInit | None,
+    payload: bytes,
+    seq: int,
+    topic: str,
+    shared: dict[str, Any] | None = None,
 ) -> bytes:
     failed = _initialize(init)
     if failed is not None:
         return b"I" + pickle.dumps(failed, PROTOCOL)
     fn, timed = job.get()
     try:
-        items = pickle.loads(payload)
+        items = _load(payload, shared) if shared else pickle.loads(payload)
     except BaseException as exc:
         return b"U" + f"cannot unpickle the arguments in the worker: {exc!r}".encode()
     del payload
@@ -126,6 +138,16 @@ def _compute_batch(
 
 def identity(x: Any) -> Any:
     return x
+
+
+def _load(payload: bytes, shared: dict[str, Any]) -> Any:
+    """Items pickled with the names of shared objects in them (see ``_dask_stage``)."""
+
+    class Named(pickle.Unpickler):
+        def persistent_load(self, pid: Any) -> Any:
+            return shared[pid]
+
+    return Named(io.BytesIO(payload)).load()
 
 
 def truncate(topics: list[str], dask_scheduler: Any = None) -> None:

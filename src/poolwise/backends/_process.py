@@ -59,6 +59,7 @@ from poolwise._errors import (
     WorkerInitError,
     remote_traceback,
 )
+from poolwise.backends import _arena, _native, _oob
 from poolwise.backends import _worker as W
 from poolwise.backends._base import Backend, Batch, Job, Outcome
 from poolwise.backends._blame import (
@@ -76,6 +77,9 @@ from poolwise.backends._start import check_start_method, choose_start_method
 # Two small messages fit in a Unix socket's buffer together, so a second batch may be queued
 # behind a running one without risk of a write blocking.
 _PIPELINE_BYTES = 32 * 1024
+
+# A batch whose buffers in shared memory pass this is halved (see submit).
+_BATCH_BYTES = 8 << 20
 
 _live: weakref.WeakSet[ProcessBackend] = weakref.WeakSet()
 
@@ -98,8 +102,15 @@ class ProcessBackend(Backend):
         initargs: tuple[Any, ...] = (),
         max_tasks_per_child: int | None = None,
         max_memory_per_child: int | None = None,
+        shared_memory: bool = True,
     ) -> None:
         check_start_method(start_method)
+        # buffers of this size or more cross in shared memory; None: everything by the pipe
+        self._threshold: int | None = (
+            _oob.THRESHOLD if shared_memory and _arena.supported() else None
+        )
+        self._hints: dict[int, str] = {}  # per job: how its arguments pickled (_oob.dump)
+        self._fell_back = False  # (warned once)
         self.workers = workers
         self._start_method = start_method
         self._init: bytes | tuple[bytes, tuple[Any, ...]] | None = None
@@ -111,7 +122,8 @@ class ProcessBackend(Backend):
         self._max_tasks = max_tasks_per_child
         self._max_memory = max_memory_per_child
         self._pool: list[Handle] = []
-        self._pending: deque[tuple[Batch, bytes]] = deque()
+        # (batch, message, the buffers that go into shared memory beside it)
+        self._pending: deque[tuple[Batch, bytes, list[memoryview]]] = deque()
         self._outcomes: list[Outcome] = []
         self._job_blobs: dict[int, bytes] = {}
         self._unloadable: set[int] = set()  # jobs whose function killed a worker unpickling it
@@ -201,6 +213,13 @@ class ProcessBackend(Backend):
                 import _ctypes  # noqa: F401
             except ImportError:
                 pass
+            # likewise threadpoolctl, when a library with a native pool is loaded: a forked
+            # worker limits that pool to its share (see _native), and would import it itself
+            if _native.loaded() and not _native.user_set():
+                try:
+                    import threadpoolctl  # noqa: F401
+                except ImportError:
+                    pass
         else:
             from multiprocessing.heap import BufferWrapper  # (not needed under fork)
 
@@ -221,13 +240,19 @@ class ProcessBackend(Backend):
                 os.getpid() if method == "fork" else None,
                 stack_path,
                 os.getpid(),
+                self._threshold,
+                # each worker's share of the CPUs, for a pool inside a task and the native
+                # pools (unless the user sized those)
+                _native.for_workers(self.workers),
             ),
             name="poolwise-worker",
         )
         proc.start()
         child_conn.close()
         view = W.slot_view(slot)
-        self._pool.append(Handle(proc, parent_conn, view, slot, stack_path=stack_path))
+        handle = Handle(proc, parent_conn, view, slot, stack_path=stack_path)
+        handle.link = _arena.Link() if self._threshold is not None else None
+        self._pool.append(handle)
 
     def shutdown(self, *, wait: bool = True, kill: bool = False) -> None:
         if self._closed:
@@ -249,6 +274,8 @@ class ProcessBackend(Backend):
         for w in self._pool:
             w.proc.join(5.0)
             w.conn.close()
+            if w.link is not None:
+                w.link.close()
         self._pool.clear()
         self._pending.clear()
         for fd in (self._wake_r, self._wake_w):
@@ -283,6 +310,12 @@ class ProcessBackend(Backend):
     def free_slots(self) -> int:
         if self._broken is not None:
             return 0
+        if self._pending and self._threshold is not None and any(p[2] for p in self._pending):
+            # a batch waiting with buffers in shared memory points into the caller's objects
+            # (they are copied only as it is sent): taking more items now could change them
+            # under it (a generator that refills one array), as the pipe, which pickles at
+            # once, never lets happen
+            return 0
         return max(0, 2 * self.workers - self.busy())
 
     def submit(self, batch: Batch) -> None:
@@ -293,13 +326,55 @@ class ProcessBackend(Backend):
             self._outcomes.append(unloadable(batch))
             return
         try:
-            payload = _transport.dumps(batch.items)
+            packed = self._message(batch)
+            if len(batch) > 1 and sum(b.nbytes for b in packed[2]) > _BATCH_BYTES:
+                # (the batch sizes aimed at tiny tasks would give one worker most of the data
+                # while the others wait, and grow its arena to match: halves instead)
+                head, tail = _split(batch, len(batch) // 2)
+                self.submit(head)
+                self.submit(tail)
+                return
+            self._pending.append(packed)
         except Exception:
             self._outcomes.append(unpicklable_items(batch))
             return
-        header = bytes([W.BATCH]) + W.BATCH_HEADER.pack(batch.job.id, batch.seq)
-        self._pending.append((batch, header + payload))
         self._dispatch()
+
+    def _message(self, batch: Batch) -> tuple[Batch, bytes, list[memoryview]]:
+        """The batch's message, and the buffers that go into shared memory beside it."""
+        return (batch, _repickle(batch), []) if self._threshold is None else self._pack(batch)
+
+    def _pack(self, batch: Batch) -> tuple[Batch, bytes, list[memoryview]]:
+        """The batch's message and the large buffers that go beside it (none: the message is
+        the plain pickle, so a batch of small items costs what it did without shared memory)."""
+        job = batch.job.id
+        try:
+            packed, hint = _oob.dump(
+                batch.items,
+                batch.items,
+                list,
+                threshold=self._threshold or 0,
+                hint=self._hints.get(job),
+            )
+        except Exception:
+            import cloudpickle  # (only for what the C pickler refused: it is not cheap)
+
+            packed, hint = _oob.dump(
+                batch.items,
+                batch.items,
+                list,
+                threshold=self._threshold or 0,
+                hint=self._hints.get(job),
+                dumps=cloudpickle.dumps,
+            )
+        if hint is not None:
+            self._hints[job] = hint
+        if not packed.buffers:
+            header = bytes([W.BATCH]) + W.BATCH_HEADER.pack(batch.job.id, batch.seq)
+            return batch, header + packed.stream, []
+        header = bytes([W.BATCH_OOB]) + W.BATCH_HEADER.pack(batch.job.id, batch.seq)
+        places = _arena.pack_places(_arena.layout(packed.buffers), packed.kinds)
+        return batch, header + places + packed.stream, packed.buffers
 
     def _job_blob(self, job: Job) -> bytes:
         blob = self._job_blobs.get(job.id)
@@ -311,8 +386,10 @@ class ProcessBackend(Backend):
 
     def _dispatch(self) -> None:
         while self._pending:
-            batch, message = self._pending[0]
-            worker = self._pick_worker(batch.job, len(message))
+            batch, message, buffers = self._pending[0]
+            # (the buffers count: a batch with any is never queued behind another, whose task
+            # may still read the arena they are written into)
+            worker = self._pick_worker(batch.job, len(message) + sum(b.nbytes for b in buffers))
             if worker is None:
                 if self._grow():
                     continue
@@ -321,9 +398,9 @@ class ProcessBackend(Backend):
             room = None if self._max_tasks is None else self._max_tasks - worker.assigned
             if room is not None and room < len(batch):
                 head, tail = _split(batch, room)
-                self._pending.appendleft((tail, _repickle(tail)))
-                batch, message = head, _repickle(head)
-            self._send(worker, batch, message)
+                self._pending.appendleft(self._message(tail))
+                batch, message, buffers = self._message(head)
+            self._send(worker, batch, message, buffers)
 
     def _pick_worker(self, job: Job, size: int) -> Handle | None:
         """A ready, idle worker; else, in a fresh pool without an initializer, one still
@@ -359,8 +436,10 @@ class ProcessBackend(Backend):
                 second = w
         return starting or second
 
-    def _send(self, w: Handle, batch: Batch, message: bytes) -> None:
-        size = len(message)
+    def _send(self, w: Handle, batch: Batch, message: bytes, buffers: list[memoryview]) -> None:
+        if buffers:
+            message = self._ship(w, batch, message, buffers)
+        size = len(message) + sum(b.nbytes for b in buffers)
         if batch.job.id not in w.jobs:
             size += len(self._job_blob(batch.job))
         w.inflight.append((batch, size))
@@ -374,6 +453,33 @@ class ProcessBackend(Backend):
             pass  # the worker is dead; its sentinel reports it and the batch is rerun
         if self._max_tasks is not None and w.assigned >= self._max_tasks:
             self._retire(w)
+
+    def _ship(self, w: Handle, batch: Batch, message: bytes, buffers: list[memoryview]) -> bytes:
+        """Copy the batch's large buffers into ``w``'s argument arena; the message to send.
+        When shared memory cannot be had, the batch goes by the pipe (one warning per pool)."""
+        assert w.link is not None
+        try:
+            w.link.ship(w.conn, buffers)
+            return message
+        except _arena.Unavailable as exc:
+            self._fall_back(f"{sum(b.nbytes for b in buffers) / 1e6:.1f} MB of arguments: {exc}")
+            return _repickle(batch)
+        except OSError:  # (the worker is dead: its sentinel reports it, the batch runs again)
+            return message
+
+    def _fall_back(self, why: str) -> None:
+        if self._fell_back:
+            return
+        self._fell_back = True
+        import warnings  # (only on this rare path)
+
+        warnings.warn(
+            f"poolwise: shared memory could not be had ({why}); large buffers go through the "
+            "pipe instead, more slowly (check the free memory, or pass shared_memory=False to "
+            "silence this)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
     def _retire(self, w: Handle) -> None:
         """Let the worker finish what it holds, then exit; a replacement starts now."""
@@ -389,6 +495,7 @@ class ProcessBackend(Backend):
             self._spawn()
 
     def forget(self, job: Job) -> None:
+        self._hints.pop(job.id, None)
         if self._job_blobs.pop(job.id, None) is None:
             return
         message = bytes([W.DROP]) + W.JOB_HEADER.pack(job.id)
@@ -401,8 +508,8 @@ class ProcessBackend(Backend):
                     pass
 
     def cancel(self, owner: Any) -> list[Batch]:
-        dropped = [b for b, _ in self._pending if b.owner is owner]
-        self._pending = deque((b, m) for b, m in self._pending if b.owner is not owner)
+        dropped = [p[0] for p in self._pending if p[0].owner is owner]
+        self._pending = deque(p for p in self._pending if p[0].owner is not owner)
         return dropped
 
     def wake(self) -> None:
@@ -508,6 +615,27 @@ class ProcessBackend(Backend):
             assert seq == batch.seq, (seq, batch.seq)
             payload = memoryview(buf)[1 + W.SEQ_HEADER.size :]
             outcomes.append(result_outcome(batch, payload, UnpicklingError))
+        elif kind == W.RESULT_OOB:
+            batch, _ = w.inflight.popleft()
+            (seq,) = W.SEQ_HEADER.unpack_from(buf, 1)
+            assert seq == batch.seq, (seq, batch.seq)
+            assert w.link is not None
+            view = memoryview(buf)
+            arena = view[1 + W.SEQ_HEADER.size]
+            places, kinds, at = _arena.unpack_places(view, 2 + W.SEQ_HEADER.size)
+            # copied out now: the worker writes this arena again two batches on
+            slices = w.link.readers[arena].slices(places)
+            owned = [_oob.owned(v, k) for v, k in zip(slices, kinds)]
+            _arena.release(slices)
+            outcomes.append(result_outcome(batch, view[at:], UnpicklingError, owned))
+        elif kind == _arena.NEW_SEGMENT:
+            assert w.link is not None
+            _arena.receive(w.conn, buf, w.link.readers)
+        elif kind == _arena.PINNED:
+            assert w.link is not None
+            w.link.pinned = True
+        elif kind == _arena.FELL_BACK:
+            self._fall_back(f"a result: {bytes(buf[1:]).decode()}")
         elif kind == W.UNPICKLABLE:
             batch, _ = w.inflight.popleft()
             message = bytes(buf[1 + W.SEQ_HEADER.size :]).decode()
@@ -546,6 +674,8 @@ class ProcessBackend(Backend):
         w.proc.join()
         exitcode = w.proc.exitcode
         w.conn.close()
+        if w.link is not None:
+            w.link.close()
         self._pool.remove(w)
         if w.inflight and w.slot[W.SLOT_POS] == W.PHASE_LOADING:  # its function kills workers
             self._unloadable.add(w.inflight[0][0].job.id)

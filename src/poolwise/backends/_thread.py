@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from poolwise._errors import TaskTimeout, WorkerInitError
+from poolwise.backends import _native
 from poolwise.backends._base import Backend, Batch, Outcome, TaskError, call
 from poolwise.backends._core import run_fast, run_timed, task_error
 
@@ -65,6 +66,11 @@ class ThreadBackend(Backend):
         self._started = False
         self._closed = False
         self._broken: BaseException | None = None
+        # the native pools (BLAS, OpenMP) are limited to each thread's share while we run,
+        # when a library with one is loaded and the user did not size them (see _native);
+        # not once shut down
+        self._native_lock = threading.Lock()
+        self._native_ready = threading.Event()  # set by the first thread once it has limited
 
     def start(self, wait: bool = True) -> None:
         """Threads otherwise start on demand, as tasks come (see :meth:`grow`); ``wait``
@@ -114,6 +120,28 @@ class ThreadBackend(Backend):
         t.start()
 
     def _run(self, slot: _Slot) -> None:
+        """A thread's life. The first thread limits the native pools for the pool's life, off
+        the caller's path (threadpoolctl takes a millisecond or two, ten the first time it is
+        imported), and restores them as it exits: OpenBLAS takes the restoring call only from
+        the thread that made the limiting one."""
+        limits = None
+        if self._threads[0] is not threading.current_thread():
+            self._native_ready.wait()  # (no task runs on an unlimited pool)
+        elif self.workers > 1 and _native.loaded() and not _native.user_set():
+            try:
+                with self._native_lock:
+                    if not self._closed:
+                        limits = _native.hold(_native.share(self.workers))
+            finally:
+                self._native_ready.set()
+        else:
+            self._native_ready.set()
+        try:
+            self._serve(slot)
+        finally:
+            _native.let_go(limits)
+
+    def _serve(self, slot: _Slot) -> None:
         if self._initializer is not None:
             try:
                 self._initializer(*self._initargs)
@@ -292,7 +320,8 @@ class ThreadBackend(Backend):
     def shutdown(self, *, wait: bool = True, kill: bool = False) -> None:
         if self._closed:
             return
-        self._closed = True
+        with self._native_lock:
+            self._closed = True
         if kill:  # threads cannot be killed: drop what has not started
             try:
                 while True:

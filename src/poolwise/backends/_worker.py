@@ -7,7 +7,20 @@ parent -> worker                        worker -> parent
   B job_id seq  pickled list of items     I                 initializer failed: (exc, tb)
   D job_id  forget the job                O seq  pickled (values, errors, elapsed)
   S         stop                          U seq  the items could not be unpickled: message
-                                          X                 retiring after this batch: reason
+  P job_id seq  places  stream            X                 retiring after this batch: reason
+  M arena gen size  + descriptor          Q seq arena  places  stream
+                                          M arena gen size  + descriptor
+                                          K                 a task kept an argument's memory
+                                          W                 a result took the pipe: why
+
+``P`` and ``Q`` are a batch and a result whose large buffers are in shared memory (``_arena``,
+``_oob``): the message has each buffer's place and kind, then the pickle stream; ``M``
+announces a new segment for an arena, its descriptor following on the socket. Arguments are
+read through read-only views of the parent's arena (numpy arrays arrive as zero-copy views);
+once the batch is done the views are released, and if a task kept one (``K``) the parent
+writes the next batch into a new segment. Results go into two arenas in turn: the parent
+holds at most two batches at a worker and copies a result out as it reads it, so the arena a
+result is written into is always free.
 
 Before unpickling batch ``seq`` the worker writes ``slot[0] = seq, slot[1] = -1``; before
 pickling the results ``slot[1] = -2``; while unpickling a job's function ``slot[1] = -5``.
@@ -35,6 +48,7 @@ import sys
 import time
 from typing import Any
 
+from poolwise.backends import _arena, _native, _oob
 from poolwise.backends._core import (
     PROTOCOL,
     JobCache,
@@ -46,11 +60,14 @@ from poolwise.backends._core import (
 
 JOB = b"J"[0]
 BATCH = b"B"[0]
+BATCH_OOB = b"P"[0]
+SEGMENT = _arena.NEW_SEGMENT[0]
 DROP = b"D"[0]
 STOP = b"S"[0]
 READY = b"R"
 INIT_ERROR = b"I"
 RESULT = b"O"
+RESULT_OOB = b"Q"
 UNPICKLABLE = b"U"
 RETIRE = b"X"
 
@@ -160,18 +177,22 @@ def main(
     parent_pid: int | None,
     stack_path: str | None,
     owner_pid: int = 0,
+    threshold: int | None = None,
+    native: tuple[int, dict[str, str], int | None] | None = None,
 ) -> None:
     """Entry point of a worker process. Exits with os._exit: the parent's atexit hooks and
     buffered files inherited through fork must not run here."""
     try:
         _harden(parent_pid, owner_pid)
+        if native is not None:
+            _native.enter_worker(*native)
         if stack_path:
             import faulthandler  # (only for the watchdog)
 
             # appending: the parent empties the file before each request, and a write at the
             # old offset would pad the new dump with NUL bytes
             faulthandler.register(signal.SIGUSR1, file=open(stack_path, "a"), all_threads=True)  # noqa: SIM115
-        _serve(conn, slot_view(slot), initializer, max_memory)
+        _serve(conn, slot_view(slot), initializer, max_memory, threshold)
     finally:
         try:
             sys.stdout.flush()
@@ -188,7 +209,76 @@ def mark(slot: Any, i: int, clock: Any) -> None:
     slot[SLOT_POS] = i
 
 
-def _serve(conn: Any, slot: memoryview, initializer: Any, max_memory: int | None) -> None:
+class _Results:
+    """A worker's way back for results: large buffers into its two result arenas in turn
+    (``threshold`` None: always the pipe)."""
+
+    def __init__(self, conn: Any, threshold: int | None) -> None:
+        self.conn = conn
+        self.threshold = threshold
+        self.writers = [_arena.Writer(1), _arena.Writer(2)]
+        self.turn = 0
+        self.hints: dict[int, str] = {}  # per job: how its results pickled (_oob.dump)
+        self.broken = False  # an arena could not be had: the pipe from now on
+
+    def message(
+        self,
+        job_id: int,
+        seq: int,
+        values: list[Any],
+        errors: Any,
+        elapsed: float,
+        arguments: Any = None,
+    ) -> bytes:
+        """The result message for a batch, its large buffers already in an arena.
+        ``arguments``: the mapping the batch's arguments were read from, if any."""
+        writer = self.writers[self.turn]
+        self.turn ^= 1  # (the batch after next may write this arena again)
+        packed = None
+        if arguments is not None:
+            # (an argument returned as it came is read-only: as through the pipe, the caller
+            # gets a writable array)
+            values = _oob.own_arguments(values, arguments)
+        if self.threshold is not None and not self.broken:
+            try:
+                packed, hint = _oob.dump(
+                    (values, errors, elapsed),
+                    values,
+                    lambda v: (v, errors, elapsed),
+                    threshold=self.threshold,
+                    hint=self.hints.get(job_id),
+                )
+            except (Exception, SystemExit):  # (dump_results reports it, task by task)
+                packed = None
+            else:
+                if hint is not None:
+                    self.hints[job_id] = hint
+        if packed is not None and packed.buffers:
+            try:
+                if writer.reserve(_arena.room(packed.buffers)):
+                    _arena.announce(self.conn, writer)
+                writer.write(packed.buffers)
+            except _arena.Unavailable as exc:
+                self.broken = True
+                self.conn.send_bytes(_arena.FELL_BACK + str(exc).encode())
+            else:
+                head = RESULT_OOB + SEQ_HEADER.pack(seq) + bytes([writer.index])
+                places = _arena.pack_places(_arena.layout(packed.buffers), packed.kinds)
+                return head + places + packed.stream
+        if packed is not None and not packed.buffers:
+            payload = packed.stream  # (no buffer large enough: the plain stream)
+        else:
+            payload = dump_results(values, errors, elapsed)
+        return RESULT + SEQ_HEADER.pack(seq) + payload
+
+
+def _serve(
+    conn: Any,
+    slot: memoryview,
+    initializer: Any,
+    max_memory: int | None,
+    threshold: int | None = None,
+) -> None:
     slot[SLOT_POS] = PHASE_IDLE
     if initializer is not None:
         try:
@@ -214,6 +304,8 @@ def _serve(conn: Any, slot: memoryview, initializer: Any, max_memory: int | None
             conn.send_bytes(INIT_ERROR + pickle.dumps(pack_error(exc), PROTOCOL))
             return
     conn.send_bytes(READY)
+    results = _Results(conn, threshold)
+    arguments = [_arena.Reader()]  # (the parent's argument arena)
     jobs = JobCache()  # (dropped one by one as the parent ends jobs: no limit)
     monotonic_ns = time.monotonic_ns
     perf = time.perf_counter
@@ -228,15 +320,23 @@ def _serve(conn: Any, slot: memoryview, initializer: Any, max_memory: int | None
         except (EOFError, OSError):
             return
         kind = buf[0]
-        if kind == BATCH:
+        if kind in (BATCH, BATCH_OOB):
             job_id, seq = BATCH_HEADER.unpack_from(buf, 1)
             slot[SLOT_SEQ] = seq
             slot[SLOT_POS] = PHASE_UNPICKLE
+            views: list[memoryview] = []
             try:
-                items = pickle.loads(memoryview(buf)[1 + BATCH_HEADER.size :])
+                if kind == BATCH:
+                    items = pickle.loads(memoryview(buf)[1 + BATCH_HEADER.size :])
+                else:
+                    places, _, at = _arena.unpack_places(memoryview(buf), 1 + BATCH_HEADER.size)
+                    views = arguments[0].slices(places)
+                    items = _oob.loads(memoryview(buf)[at:], views)
             except BaseException as exc:
+                _arena.release(views)
                 msg = f"cannot unpickle the arguments in the worker: {type(exc).__name__}: {exc}"
                 conn.send_bytes(UNPICKLABLE + SEQ_HEADER.pack(seq) + msg.encode())
+                results.turn ^= 1
                 continue
             del buf
             fn, timed = jobs.get(job_id)
@@ -259,9 +359,23 @@ def _serve(conn: Any, slot: memoryview, initializer: Any, max_memory: int | None
             )
             slot[SLOT_POS] = PHASE_PICKLE
             del items
-            payload = dump_results(values, errors or None, elapsed)
-            del values
-            conn.send_bytes(RESULT + SEQ_HEADER.pack(seq) + payload)
+            message = results.message(
+                job_id,
+                seq,
+                values,
+                errors or None,
+                elapsed,
+                arguments[0].mapping if views else None,
+            )
+            del values, errors
+            # (before the result: once the parent has it, it may write this worker's arena)
+            if views:
+                _arena.release(views)
+                del views
+                if arguments[0].in_use():
+                    conn.send_bytes(_arena.PINNED)
+            conn.send_bytes(message)
+            del message
             slot[SLOT_POS] = PHASE_IDLE
             if max_memory is not None and not retire:
                 rss = _rss_bytes()
@@ -270,6 +384,8 @@ def _serve(conn: Any, slot: memoryview, initializer: Any, max_memory: int | None
             if retire:
                 conn.send_bytes(RETIRE + retire.encode())
                 return
+        elif kind == SEGMENT:
+            _arena.receive(conn, buf, arguments)
         elif kind == JOB:
             (job_id,) = JOB_HEADER.unpack_from(buf, 1)
             slot[SLOT_POS] = PHASE_LOADING  # (a function whose unpickling kills the process)
@@ -278,5 +394,6 @@ def _serve(conn: Any, slot: memoryview, initializer: Any, max_memory: int | None
         elif kind == DROP:
             (job_id,) = JOB_HEADER.unpack_from(buf, 1)
             jobs.drop(job_id)
+            results.hints.pop(job_id, None)
         elif kind == STOP:
             return

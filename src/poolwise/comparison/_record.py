@@ -61,6 +61,8 @@ class Comparison:
     serialize_per_task: float  # seconds to pickle and unpickle one argument and result
     machine: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # noisy samples, outliers, errors: reasons to doubt
+    transport: str = "pipe"  # how processes move items and results: or "shared memory"
+    shared_bytes: float = 0.0  # bytes per task (argument and result) in shared memory
 
     def table(self) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
         cols: tuple[str, ...] = (
@@ -106,7 +108,8 @@ class Comparison:
         return "\n".join(
             [
                 f"compare {self.function} over {self.items} items "
-                f"({self.arg_bytes:.0f} B in, {self.result_bytes:.0f} B out per task pickled)",
+                f"({self.arg_bytes:.0f} B in, {self.result_bytes:.0f} B out per task pickled"
+                f"{self._by_shared_memory()})",
                 *lines,
                 "",
                 *(f"warning: {w}" for w in self.warnings),
@@ -114,6 +117,11 @@ class Comparison:
                 self.code,
             ]
         )
+
+    def _by_shared_memory(self) -> str:
+        if self.transport != "shared memory":
+            return ""
+        return f"; {self.shared_bytes:.0f} B of them in shared memory, the rest by the pipe"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -20,6 +20,7 @@ from typing import Any
 from poolwise import _transport
 from poolwise._cpus import usable_cpus
 from poolwise._executor import Executor
+from poolwise.backends import _arena, _oob
 from poolwise.backends._interpreter import available as interpreters_available
 from poolwise.backends._interpreter import unavailable_message
 from poolwise.comparison._ladder import ladder
@@ -39,11 +40,14 @@ RESULT_SAMPLE = 5  # items computed in the parent for their results' size
 
 @dataclass(frozen=True)
 class Transfer:
-    """Pickling cost per task, from a sample (pickle protocol 5, cloudpickle when refused)."""
+    """Pickling cost per task, from a sample (pickle protocol 5, cloudpickle when refused),
+    as the process backend moves it: large buffers in shared memory, the rest by the pipe."""
 
-    arg_bytes: float
+    arg_bytes: float  # bytes moved per task: the pickle stream and any buffers beside it
     result_bytes: float
     seconds: float  # to pickle and unpickle one argument and one result
+    shared_bytes: float = 0.0  # of those bytes (argument and result), in shared memory
+    transport: str = "pipe"  # "pipe", or "shared memory" when any buffer goes there
 
 
 def measure_transfer(
@@ -65,24 +69,49 @@ def measure_transfer(
         except Exception:
             continue
 
-    def round_trip(objs: list[Any]) -> tuple[float, float]:
-        t0 = clock()
-        blobs = []
-        for x in objs:
-            try:
-                blobs.append(_transport.dumps(x))
-            except Exception:
-                continue
-        for b in blobs:
-            _transport.loads(b)
-        elapsed = clock() - t0
-        if not blobs:
-            return 0.0, 0.0
-        return sum(map(len, blobs)) / len(blobs), elapsed / len(blobs)
+    threshold = _oob.THRESHOLD if _arena.supported() else None
 
-    arg_bytes, arg_s = round_trip(args)
-    result_bytes, result_s = round_trip(results)
-    return Transfer(arg_bytes, result_bytes, arg_s + result_s)
+    def round_trip(objs: list[Any]) -> tuple[float, float, float]:
+        """Mean bytes, of which in shared memory, and seconds per object."""
+        t0 = clock()
+        packs = [p for p in (_pack(x, threshold) for x in objs) if p is not None]
+        for p in packs:
+            # (a buffer in shared memory is copied once; the other side reads it there)
+            _oob.loads(p.stream, [bytes(b) for b in p.buffers])
+        elapsed = clock() - t0
+        if not packs:
+            return 0.0, 0.0, 0.0
+        total = sum(len(p.stream) + p.nbytes for p in packs) / len(packs)
+        return total, sum(p.nbytes for p in packs) / len(packs), elapsed / len(packs)
+
+    arg_bytes, arg_shared, arg_s = round_trip(args)
+    result_bytes, result_shared, result_s = round_trip(results)
+    shared = arg_shared + result_shared
+    return Transfer(
+        arg_bytes,
+        result_bytes,
+        arg_s + result_s,
+        shared_bytes=shared,
+        transport="shared memory" if shared else "pipe",
+    )
+
+
+def _pack(x: Any, threshold: int | None) -> _oob.Packed | None:
+    """``x`` pickled as the process backend would send it; None when it cannot be."""
+    try:
+        if threshold is None:
+            return _oob.Packed(_transport.dumps(x), [], b"")
+        try:
+            return _oob.dump(x, [x], lambda xs: xs[0], threshold=threshold)[0]
+        except Exception:
+            import cloudpickle  # (only for what the C pickler refused)
+
+            dumped = _oob.dump(
+                x, [x], lambda xs: xs[0], threshold=threshold, dumps=cloudpickle.dumps
+            )
+            return dumped[0]
+    except Exception:
+        return None
 
 
 @dataclass(frozen=True)
@@ -305,6 +334,8 @@ def _assemble(
         arg_bytes=transfer.arg_bytes,
         result_bytes=transfer.result_bytes,
         serialize_per_task=transfer.seconds,
+        transport=transfer.transport,
+        shared_bytes=transfer.shared_bytes,
         machine=machine,
         warnings=tuple(warnings),
     )

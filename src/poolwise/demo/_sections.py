@@ -240,32 +240,55 @@ def _size(n: int) -> str:
 
 
 def moving_data(s: Scale, lang: str) -> Section:
+    """The same payloads to a thread, and to a process through a pipe and in shared memory
+    (poolwise's default for buffers of 64 KiB or more), there and back."""
     sizes = [size for size in (1_000, 100_000, 1_000_000, 10_000_000) if size <= s.big]
-    per_item: dict[str, list[float]] = {"thread": [], "process": []}
+    per_item: dict[str, list[float]] = {"thread": [], "pipe": [], "process": []}
     count = 8
     with (
         Executor(backend="process", workers=2) as pex,
+        Executor(backend="process", workers=2, shared_memory=False) as piped,
         Executor(backend="thread", workers=2) as tex,
     ):
         pex.start()
+        piped.start()
         for size in sizes:
             payload = [bytes(size)] * count
-            for name, ex in (("thread", tex), ("process", pex)):
+            for name, ex in (("thread", tex), ("pipe", piped), ("process", pex)):
 
                 def roundtrip(ex: Executor = ex, p: list[bytes] = payload) -> None:
                     list(ex.map(wl.echo, p))
 
+                roundtrip()  # (warm: a pool's arenas grow to the payload once)
                 sec = _median_time(roundtrip, s.repeat)
                 per_item[name].append(sec / count * 1e3)
+
+    def gbps(size: int, ms: float) -> float:
+        return 2 * size / max(ms, 1e-9) * 1e3 / 1e9  # (there and back)
+
     rows = tuple(
-        (_size(size), f"{tm:.3f}", f"{pm:.2f}")
-        for size, tm, pm in zip(sizes, per_item["thread"], per_item["process"])
+        (
+            _size(size),
+            f"{tm:.3f}",
+            f"{pp:.2f}",
+            f"{pm:.2f}",
+            f"{gbps(size, pp):.2f}",
+            f"{gbps(size, pm):.2f}",
+        )
+        for size, tm, pp, pm in zip(
+            sizes, per_item["thread"], per_item["pipe"], per_item["process"]
+        )
     )
+    proc_ms, pipe_ms = per_item["process"][-1], per_item["pipe"][-1]
     nums = {
         "big": _size(sizes[-1]),
-        "proc_ms": per_item["process"][-1],
+        "proc_ms": proc_ms,
+        "pipe_ms": pipe_ms,
         "thread_ms": per_item["thread"][-1],
-        "ratio": per_item["process"][-1] / max(per_item["thread"][-1], 1e-6),
+        "ratio": proc_ms / max(per_item["thread"][-1], 1e-6),
+        "gain": pipe_ms / max(proc_ms, 1e-6),
+        "shm_gbps": gbps(sizes[-1], proc_ms),
+        "pipe_gbps": gbps(sizes[-1], pipe_ms),
         "sizes": sizes,
         "per_item_ms": per_item,
     }
@@ -273,7 +296,14 @@ def moving_data(s: Scale, lang: str) -> Section:
         "s5",
         t("s5", lang),
         t("c5", lang),
-        (t("col_payload", lang), t("col_thread_ms_item", lang), t("col_proc_ms_item", lang)),
+        (
+            t("col_payload", lang),
+            t("col_thread_ms_item", lang),
+            t("col_pipe_ms_item", lang),
+            t("col_proc_ms_item", lang),
+            t("col_gbps_pipe", lang),
+            t("col_gbps_shm", lang),
+        ),
         rows,
         verdict("s5", nums, lang),
         Chart(
@@ -281,7 +311,8 @@ def moving_data(s: Scale, lang: str) -> Section:
             tuple(_size(x) for x in sizes),
             (
                 (t("threads", lang), tuple(per_item["thread"])),
-                (t("processes", lang), tuple(per_item["process"])),
+                (t("processes_pipe", lang), tuple(per_item["pipe"])),
+                (t("processes_shm", lang), tuple(per_item["process"])),
             ),
             log=True,
         ),
