@@ -165,8 +165,13 @@ def test_only_array_and_memoryview_buffers_go_to_mappings_and_types_are_kept() -
     assert type(fresh.owned(big, _oob.BYTEARRAY[0])) is bytearray
     assert type(fresh.owned(big, _oob.OTHER[0])) is bytearray  # (as pickle would make it)
     assert type(fresh.owned(big[:1000], _oob.ARRAY[0])) is bytearray  # (small: the allocator)
-    (view,) = _round_trip([big.cast("i")], owned=True)
+    items = [big.cast("i")]
+    packed, _ = _oob.dump(items, items, list)
+    assert packed.kinds == _oob.VIEW
+    buffers = [fresh.owned(b, k) for b, k in zip(packed.buffers, packed.kinds)]
+    (view,) = _oob.loads(packed.stream, buffers)
     assert type(view) is memoryview and view.format == "i" and view == big.cast("i")
+    assert type(view.obj).__name__ == ("mmap" if fresh.enabled else "bytearray")
 
 
 def test_fresh_remembers_a_bounded_number_of_mappings_and_falls_back(

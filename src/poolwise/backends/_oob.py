@@ -342,11 +342,12 @@ class Fresh:
     def _reuse(self, n: int) -> mmap.mmap | None:
         # (anything built over a mapping holds a reference to it: one no more referred to
         # than an object only a deque holds is free)
-        for i, refs in enumerate(_references(self._maps)):
-            m = self._maps[i]
+        maps = self._maps  # (``clear`` from another thread replaces it: this one stays whole)
+        for i, refs in enumerate(_references(maps)):
+            m = maps[i]
             if len(m) == n and refs <= _ONLY_HELD:
-                del self._maps[i]
-                self._maps.append(m)  # (the newest again)
+                del maps[i]
+                maps.append(m)  # (the newest again)
                 return m
         return None
 
@@ -357,7 +358,7 @@ class Fresh:
             self._bytes -= len(self._maps.popleft())
 
     def clear(self) -> None:
-        self._maps.clear()
+        self._maps = deque()
         self._bytes = 0
 
 
