@@ -84,7 +84,7 @@ def test_numpy_arrays_arrive_as_read_only_views_or_writable_copies() -> None:
     strided = a[::2]  # (not contiguous: numpy pickles it in the stream)
     items = [a, small, strided]
     packed, _ = _oob.dump(items, items, list)
-    assert len(packed.buffers) == 1 and packed.kinds == b"n"
+    assert len(packed.buffers) == 1 and packed.kinds == b"r"
     view, small2, strided2 = _round_trip(items)
     assert not view.flags.writeable and (view == a).all()
     assert (small2 == small).all() and (strided2 == strided).all()
@@ -122,3 +122,75 @@ def test_an_nbytes_that_raises_is_not_our_error() -> None:
     items = [_Lazy(), 1]
     packed, hint = _oob.dump(items, items, list)
     assert packed.buffers == [] and hint is None
+
+
+def _owner(x: Any) -> Any:
+    """What owns an array's (or memoryview's) memory at the end of its chain of bases."""
+    base = x
+    while type(base).__name__ == "ndarray" and base.base is not None:
+        base = base.base
+    return getattr(base, "obj", base)
+
+
+def test_large_result_arrays_are_copied_into_mappings_reused_once_free() -> None:
+    np = pytest.importorskip("numpy")
+    fresh = _oob.Fresh()
+    if not fresh.enabled:
+        pytest.skip("no MAP_POPULATE or no reference counts here")
+    a = np.arange(_oob.FRESH // 8, dtype=np.float64)
+    packed, _ = _oob.dump([a], [a], list)
+    assert packed.kinds == _oob.ARRAY
+
+    def read() -> Any:
+        buffers = [fresh.owned(b, k) for b, k in zip(packed.buffers, packed.kinds)]
+        return _oob.loads(packed.stream, buffers)[0]
+
+    first = read()
+    assert first.flags.writeable and (first == a).all()
+    assert type(_owner(first)).__name__ == "mmap"
+    first[:] = -1.0
+    second = read()  # (the first still lives: a mapping of its own)
+    assert _owner(second) is not _owner(first)
+    assert (first == -1.0).all() and (second == a).all()
+    mapping = id(_owner(first))
+    del first
+    third = read()  # (the first is gone: its mapping again, all of it rewritten)
+    assert id(_owner(third)) == mapping and (third == a).all() and (second == a).all()
+
+
+def test_only_array_and_memoryview_buffers_go_to_mappings_and_types_are_kept() -> None:
+    fresh = _oob.Fresh()
+    big = memoryview(bytes(range(256)) * (_oob.FRESH // 256))
+    assert type(fresh.owned(big, _oob.BYTES[0])) is bytes
+    assert type(fresh.owned(big, _oob.BYTEARRAY[0])) is bytearray
+    assert type(fresh.owned(big, _oob.OTHER[0])) is bytearray  # (as pickle would make it)
+    assert type(fresh.owned(big[:1000], _oob.ARRAY[0])) is bytearray  # (small: the allocator)
+    items = [big.cast("i")]
+    packed, _ = _oob.dump(items, items, list)
+    assert packed.kinds == _oob.VIEW
+    buffers = [fresh.owned(b, k) for b, k in zip(packed.buffers, packed.kinds)]
+    (view,) = _oob.loads(packed.stream, buffers)
+    assert type(view) is memoryview and view.format == "i" and view == big.cast("i")
+    assert type(view.obj).__name__ == ("mmap" if fresh.enabled else "bytearray")
+
+
+def test_fresh_remembers_a_bounded_number_of_mappings_and_falls_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fresh = _oob.Fresh()
+    if not fresh.enabled:
+        pytest.skip("no MAP_POPULATE or no reference counts here")
+    monkeypatch.setattr(_oob, "KEEP", 2 * _oob.FRESH)
+    big = memoryview(bytearray(b"x" * _oob.FRESH))
+    held = [fresh.owned(big, _oob.ARRAY[0]) for _ in range(5)]
+    assert all(bytes(h[:1]) == b"x" for h in held)
+    assert fresh._bytes <= _oob.KEEP and len(fresh._maps) == 2
+    fresh.clear()
+    assert not fresh._maps
+
+    def no_mapping(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(_oob.mmap, "mmap", no_mapping)
+    copy = fresh.owned(big, _oob.ARRAY[0])
+    assert type(copy) is bytearray and copy == big

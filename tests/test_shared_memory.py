@@ -408,3 +408,42 @@ def test_nothing_is_left_after_the_parent_is_killed(tmp_path: Path) -> None:
     _, alive = psutil.wait_procs([_proc(p) for p in workers if psutil.pid_exists(p)], 10)
     assert not alive
     assert dev_shm() == before
+
+
+# -- large results: copied into mappings of their own, reused once free ---------------------
+
+
+def maps_of_self() -> int:
+    return len(Path("/proc/self/maps").read_text().splitlines())
+
+
+def test_large_results_kept_are_never_overwritten_by_later_ones() -> None:
+    np = pytest.importorskip("numpy")
+    with pw.Executor(backend="process", workers=2) as ex:
+        kept = list(ex.map(make_array, range(8)))
+        # (each dropped as it comes: their mappings are reused, never the kept ones')
+        streamed = [float(a[0]) + float(a[-1]) for a in ex.map(make_array, range(8, 40))]
+        assert [describe(a) for a in kept] == [("ndarray", True, "mmap")] * 8
+        assert all((a == float(i)).all() for i, a in enumerate(kept))
+        kept[0][:] = -1.0
+        assert all((a == float(i)).all() for i, a in enumerate(kept[1:], 1))
+    assert streamed == [2.0 * i for i in range(8, 40)]
+    out = pw.imap(make_array, range(24), backend="process", workers=2)
+    assert [float(np.sum(a)) for a in out] == [float(i) * (BIG // 8) for i in range(24)]
+
+
+def test_the_parents_mappings_and_descriptors_stay_flat_after_many_large_results() -> None:
+    pytest.importorskip("numpy")
+    with pw.Executor(backend="process", workers=2) as ex:  # (warm: imports, threads)
+        list(ex.map(make_array, range(4)))
+    before = maps_of_self(), len(os.listdir("/proc/self/fd"))
+    for _ in range(4):
+        with pw.Executor(backend="process", workers=2) as ex:
+            kept = list(ex.map(make_array, range(16)))
+            for _ in range(4):
+                assert len(list(ex.map(make_array, range(16)))) == 16
+        assert [float(a[0]) for a in kept] == [float(i) for i in range(16)]
+        del kept
+    maps, fds = maps_of_self(), len(os.listdir("/proc/self/fd"))
+    # (a few of the allocator's or threads' own may come and go: 16 x 5 x 4 results would not)
+    assert maps <= before[0] + 8 and fds <= before[1]

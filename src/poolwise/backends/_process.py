@@ -110,6 +110,7 @@ class ProcessBackend(Backend):
             _oob.THRESHOLD if shared_memory and _arena.supported() else None
         )
         self._hints: dict[int, str] = {}  # per job: how its arguments pickled (_oob.dump)
+        self._fresh = _oob.Fresh()  # (where large results are copied to)
         self._fell_back = False  # (warned once)
         self.workers = workers
         self._start_method = start_method
@@ -278,6 +279,7 @@ class ProcessBackend(Backend):
                 w.link.close()
         self._pool.clear()
         self._pending.clear()
+        self._fresh.clear()
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)
@@ -625,7 +627,7 @@ class ProcessBackend(Backend):
             places, kinds, at = _arena.unpack_places(view, 2 + W.SEQ_HEADER.size)
             # copied out now: the worker writes this arena again two batches on
             slices = w.link.readers[arena].slices(places)
-            owned = [_oob.owned(v, k) for v, k in zip(slices, kinds)]
+            owned = [self._fresh.owned(v, k) for v, k in zip(slices, kinds)]
             _arena.release(slices)
             outcomes.append(result_outcome(batch, view[at:], UnpicklingError, owned))
         elif kind == _arena.NEW_SEGMENT:
