@@ -171,7 +171,7 @@ def cpu(repeat: int) -> list[dict[str, Any]]:
     import poolwise as pw
 
     items = list(range(64))
-    pools = {
+    pools: dict[str, Any] = {
         b: pw.Executor(backend=b, workers=W, initializer=set_spin, initargs=(_SPIN,))
         for b in BACKENDS
     }
@@ -182,6 +182,17 @@ def cpu(repeat: int) -> list[dict[str, Any]]:
         runners: dict[str, Callable[[], Any]] = {"plain loop": lambda: [spin(x) for x in items]}
         for b, ex in pools.items():
             runners[b] = lambda ex=ex: list(ex.map(spin, items))  # type: ignore[misc]
+        # the standard library's pools beside them: what the machine gives anyone
+        import concurrent.futures as cf
+
+        peers: dict[str, Any] = {"cf.ProcessPoolExecutor": cf.ProcessPoolExecutor}
+        if hasattr(cf, "InterpreterPoolExecutor"):
+            peers["cf.InterpreterPoolExecutor"] = cf.InterpreterPoolExecutor
+        for name, cls in peers.items():
+            peer = cls(W, initializer=set_spin, initargs=(_SPIN,))
+            list(peer.map(spin, range(4)))
+            pools[name] = peer  # (shut down with the others)
+            runners[name] = lambda peer=peer: list(peer.map(spin, items))
         times: dict[str, list[float]] = {name: [] for name in runners}
         for _ in range(2 * repeat + 1):
             for name, fn in runners.items():

@@ -216,6 +216,28 @@ def test_executor_start_then_worker_pids(backend: str, on: dict[str, Any]) -> No
             assert pids == []
 
 
+def test_thread_start_waits_for_every_thread() -> None:
+    # start() promises every thread ready (its initializer run), not the first one
+    gate, calls, lock = threading.Event(), [], threading.Lock()
+
+    def init() -> None:
+        with lock:
+            calls.append(1)
+            first = len(calls) == 1
+        if not first:
+            gate.wait(30)
+
+    with pw.Executor(backend="thread", workers=3, initializer=init) as ex:
+        started = threading.Event()
+        t = threading.Thread(target=lambda: (ex.start(), started.set()))
+        t.start()
+        assert not started.wait(0.2), "start() returned before two of three threads were ready"
+        gate.set()
+        assert started.wait(30)
+        t.join(30)
+        assert len(calls) == 3
+
+
 def test_executor_map_timeout_on_the_iteration() -> None:
     gate = threading.Event()
     with pw.Executor(backend="thread", workers=1) as ex:

@@ -81,8 +81,11 @@ class ThreadBackend(Backend):
         with self._grow:
             while len(self._slots) < self.workers:
                 self._add_thread()
+        # every thread releases once when ready: take them all, then give them back (a later
+        # start() waits for none)
         for _ in range(self.workers):
             self._ready.acquire()
+        for _ in range(self.workers):
             self._ready.release()
         if self._broken is not None:
             raise self._broken
