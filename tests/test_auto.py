@@ -227,8 +227,12 @@ def test_the_gil_sampler_tells_holding_from_releasing() -> None:
         sampler.stop()
         return share
 
-    assert held_share(lambda: spin_ms(20)) > 0.6
-    assert held_share(lambda: time.sleep(0.02)) < 0.3
+    held = held_share(lambda: spin_ms(20))
+    assert held > 0.6
+    # a sleep reads near zero alone; beside the suite's leftovers on a busy machine it read
+    # 0.31 once (3.13, full run): it must still read well apart from work that holds the GIL
+    released = held_share(lambda: time.sleep(0.02))
+    assert released < 0.5 and released < held / 2, (released, held)
 
 
 def test_a_trial_whose_jobs_took_turns_proves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,6 +3,7 @@
 This module only re-exports the public API from private modules.
 """
 
+import sys
 import typing
 
 from poolwise._cpus import usable_cpus
@@ -40,9 +41,10 @@ if typing.TYPE_CHECKING:
     from poolwise.comparison._record import Comparison, Measurement
     from poolwise.comparison._run import compare
 
-# Everything but the exceptions loads on first use, so that `import poolwise` costs what running
-# work needs and no more (statistics, the lock tracker... add tens of milliseconds), and a worker
-# interpreter, which imports poolwise.backends and so this module, pays for none of it.
+# Everything but the exceptions (and map and imap, see _front_door) loads on first use, so that
+# `import poolwise` costs what running work needs and no more (statistics, the lock tracker...
+# add tens of milliseconds), and a worker interpreter, which imports poolwise.backends and so
+# this module, pays for none of it.
 _LAZY = {
     "map": "poolwise._api",
     "imap": "poolwise._api",
@@ -66,6 +68,24 @@ _LAZY = {
     "Measurement": "poolwise.comparison._record",
     "compare": "poolwise.comparison._run",
 }
+
+
+def _front_door() -> bool:
+    """Whether this is the user's program (load ``map`` now: the first call of the front door
+    should not pay ~7 ms of imports, a plain loop's time many times over for a short job),
+    rather than a worker's interpreter or process, which needs none of it."""
+    mp = sys.modules.get("multiprocessing")
+    if mp is not None and mp.parent_process() is not None:
+        return False  # (a spawn or forkserver worker, unpickling its first job)
+    try:
+        import _interpreters  # type: ignore[import-not-found]  # (3.13 and newer)
+    except ImportError:
+        return True
+    return bool(_interpreters.get_current()[0] == _interpreters.get_main()[0])
+
+
+if _front_door():
+    from poolwise._api import imap, map
 
 
 def __getattr__(name: str) -> object:

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import atexit
 import errno
+import functools
 import mmap
 import multiprocessing as mp
 import multiprocessing.connection as mpc
@@ -350,25 +351,20 @@ class ProcessBackend(Backend):
         """The batch's message and the large buffers that go beside it (none: the message is
         the plain pickle, so a batch of small items costs what it did without shared memory)."""
         job = batch.job.id
+        dump = functools.partial(
+            _oob.dump,
+            batch.items,
+            batch.items,
+            list,
+            threshold=self._threshold or 0,
+            hint=self._hints.get(job),
+        )
         try:
-            packed, hint = _oob.dump(
-                batch.items,
-                batch.items,
-                list,
-                threshold=self._threshold or 0,
-                hint=self._hints.get(job),
-            )
+            packed, hint = dump()
         except Exception:
             import cloudpickle  # (only for what the C pickler refused: it is not cheap)
 
-            packed, hint = _oob.dump(
-                batch.items,
-                batch.items,
-                list,
-                threshold=self._threshold or 0,
-                hint=self._hints.get(job),
-                dumps=cloudpickle.dumps,
-            )
+            packed, hint = dump(dumps=cloudpickle.dumps)
         if hint is not None:
             self._hints[job] = hint
         if not packed.buffers:
