@@ -136,3 +136,24 @@ def burn(x: int) -> int:
     for i in range(40_000):
         total += i % 7
     return total + x
+
+
+_set_up = [False]
+
+
+def connect_then_wait(x: int) -> int:
+    """A client whose first call sets up (2.5 ms of computing and 5 ms of waiting, as a
+    connection's handshake would) and whose every call then waits 5 ms, its CPU time next to
+    nothing."""
+    if not _set_up[0]:
+        _set_up[0] = True
+        end = time.thread_time() + 0.0025
+        while time.thread_time() < end:
+            pass
+        time.sleep(0.005)
+    time.sleep(0.005)
+    return x + 1
+
+
+def forget_set_up() -> None:
+    _set_up[0] = False

@@ -10,7 +10,7 @@ import pytest
 
 import poolwise as pw
 from poolwise.advisor._advise import decide
-from poolwise.advisor._model import held_share
+from poolwise.advisor._model import held_share, predict, startup
 from poolwise.advisor._profile import Profile
 from tests import helpers
 
@@ -165,11 +165,35 @@ def test_a_gil_reading_beyond_the_cpu_time_is_not_believed() -> None:
     assert held_share(noisy, 2) == pytest.approx(0.0002 / 0.006 * 1.5 * 2)
     advice = decide(noisy, 100, cpus=2)
     assert advice.backend == "thread", advice.reasons
-    # work that computes keeps its reading: the cap is the CPU share
-    assert held_share(profile(0.01, 0.01, 0.9), 2) == 0.9
+    # work that computes keeps its reading (the cap is the CPU share), scaled by the
+    # sampler's own bias: it reads pure Python 0.78-0.93, which holds the GIL all the time
+    assert held_share(profile(0.01, 0.01, 0.45), 2) == pytest.approx(0.5)
+    assert held_share(profile(0.01, 0.01, 0.8), 2) == 1.0
     # ...and so does work that computes on a busy machine (half its wall time on a CPU)
-    assert held_share(profile(0.01, 0.005, 0.9, busy=2.0), 2) == 0.9
+    assert held_share(profile(0.01, 0.005, 0.9, busy=2.0), 2) == 1.0
     assert held_share(profile(0.01, 0.005, None), 2) == 0.5
+
+
+def test_pure_python_read_as_mostly_holding_the_gil_is_not_sent_to_threads() -> None:
+    # 0.15 ms of pure Python read 0.78 GIL-held: threads were predicted 20% faster than
+    # serial and advised; on 2 CPUs they ran 30% slower than the loop, processes 40% faster
+    p = profile(0.00015, 0.00015, 0.78)
+    assert decide(p, 1000, cpus=2).backend == "process"
+    # a trial that reads threads faster than the GIL allows is not believed either
+    trial = dataclasses.replace(p, safety="safe", trial=(2, 0.00006))
+    assert decide(trial, 1000, cpus=2).backend == "process"
+
+
+def test_work_that_waits_half_its_time_pays_where_its_bounds_cross() -> None:
+    # 5 ms of sleep + 5 ms of computing: 4 processes on 2 CPUs meet both bounds (2.5 ms per
+    # item each) and took 4.2 ms per item measured; the model says more than either bound
+    p = profile(0.01, 0.005, 0.47)
+    per_item = (predict(p, "process", 4, 1000, 2, "fork", 0.0) - startup("fork", 4)) / 1000
+    assert 0.0035 < per_item < 0.0045
+    # ...and nothing for work that only computes, or only waits
+    for only in (profile(0.01, 0.01, 0.9), profile(0.01, 0.0, 0.0)):
+        per_item = (predict(only, "process", 4, 1000, 2, "fork", 0.0) - startup("fork", 4)) / 1000
+        assert per_item == pytest.approx(max(only.cpu / 2, only.wall / 4), rel=0.01)
 
 
 def test_a_large_argument_is_priced_at_the_transport_that_carries_it() -> None:

@@ -345,3 +345,52 @@ def test_a_big_buffer_is_sized_not_pickled_to_price_processes(
     advice = pw.advise(len, [bytes(2_000_000)] * 6)
     assert advice.measured["arg_bytes"] == 2_000_000
     assert not [x for x in pickled if isinstance(x, bytes) and len(x) >= 1 << 20]
+
+
+def test_threads_are_measured_when_the_gil_was_not_sampled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the loop stops at one slow item that mostly waits, before the GIL sampler has a
+    # reading; the item paid for a set-up (a fifth of it computing), so the GIL was taken to
+    # be held that long and processes were chosen. A thread trial measures instead.
+    from poolwise.advisor import _pilot
+
+    monkeypatch.setattr(_pilot.GilSampler, "share", lambda self: None)  # (no reading)
+    helpers.forget_set_up()
+    pilot = Pilot(helpers.connect_then_wait, range(100))
+    out = [x for chunk in pilot.run() for x in chunk]
+    assert pilot.profile is not None and pilot.advice is not None
+    assert pilot.profile.gil is None
+    assert pilot.profile.trial is not None, pilot.advice.reasons
+    # the trial's warm jobs correct the loop's one item: the time per item is its 5 ms wait
+    assert pilot.profile.wall < 0.008 and pilot.profile.cpu < 0.002, pilot.profile
+    assert pilot.advice.backend == "thread", pilot.advice.reasons
+    assert out == list(range(1, len(out) + 1))
+
+
+def test_the_trial_runs_on_the_best_thread_count_when_processes_won_on_a_guess() -> None:
+    import dataclasses
+
+    from poolwise.advisor._advise import decide
+    from poolwise.advisor._profile import Profile
+
+    # one slow first item that computed 27% of its time: unsampled, the GIL is taken to be
+    # held that long, and processes win on that guess
+    guess = Profile(wall=0.02, cpu=0.0054, gil=None, spread=0.0, samples=1, picklable=True)
+    pilot = Pilot(helpers.double, range(10))
+    pilot.profile = guess
+    advice = decide(guess, 1000, cpus=2)
+    assert advice.backend == "process", advice.reasons
+    threads = {
+        int(k.partition(" x")[2]): v
+        for k, v in advice.predictions.items()
+        if k.startswith("thread x")
+    }
+    # the fewest threads predicted within 5% of the best
+    fewest = min(k for k, v in threads.items() if v <= 1.05 * min(threads.values()))
+    assert pilot._trial_threads(advice) == fewest > 1
+    # sampled, or already checked: the model's choice stands
+    pilot.profile = dataclasses.replace(guess, gil=0.3)
+    assert pilot._trial_threads(decide(pilot.profile, 1000, cpus=2)) == 0
+    pilot.profile = dataclasses.replace(guess, safety="safe", trial=(8, 0.004))
+    assert pilot._trial_threads(decide(pilot.profile, 1000, cpus=2)) == 0

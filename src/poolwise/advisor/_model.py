@@ -7,10 +7,16 @@ which other programs keep ``B`` busy, our ``w`` busy workers get ``Pe(w) = min(w
 CPUs (the OS shares CPUs fairly between runnable threads):
 
 - serial:    n * t
-- threads:   start(w) + n * max(g * t, c / Pe(w), t / w)       (one GIL: g * t is serialized)
-- processes: start(w) + n * max((c + s') / Pe(w), (c + s' + s) / Pe(max(w, P)), (t + s') / w, s)
+- threads:   start(w) + n * mix(max(g * t, c / Pe(w)), t / w)     (one GIL: g * t is serialized)
+- processes: start(w) + n * max(mix((c + s') / Pe(w), (t + s') / w), (c + s' + s) / Pe(max(w, P)), s)
 - interpreters (3.14+): the processes' formula, with their own start-up and ``s`` without the
   pipe (bytes are copied between interpreters in memory)
+
+``mix(a, b) = max(a, b) + KNEE * min(a, b) * (1 - c / t)``: the bounds are what each resource
+alone allows (the CPUs, or the GIL; the workers' own time); work that both waits and computes
+misses both near their crossing, as the workers' computing phases collide while others wait
+(5 ms of sleep + 5 ms of computing on 4 processes of 2 CPUs: 4.2 ms per item measured, both
+bounds 2.6 ms). The term vanishes for work that only computes or only waits.
 
 ``start(w)`` for processes grows with ``B`` (new processes compete for the CPUs too). A thread
 trial at ``k`` threads, when one ran, scales the threads' formula to the time per item it
@@ -32,10 +38,21 @@ THREAD_PER_TASK = 2e-7  # the thread backend's own cost per task, batched
 PROCESS_PER_TASK = 3e-7  # the process backend's own cost per task, batched
 # Seconds to start a pool of processes and get its first answer: (pool, per worker), by start
 # method; generous, from `make bench`'s fresh-program figures on a 2-core machine.
-STARTUP = {"fork": (0.005, 0.002), "forkserver": (0.06, 0.01), "spawn": (0.15, 0.06)}
+# (fork: a pool of w gave its first results in 10, 12, 19 and 30 ms for w = 1, 2, 4, 8)
+STARTUP = {"fork": (0.007, 0.003), "forkserver": (0.06, 0.01), "spawn": (0.15, 0.06)}
 # ...and a pool of interpreters: each imports poolwise and cloudpickle afresh (`python -m bench
 # interpreters`: a new pool of 2 gave its first result in 65-75 ms where fork took 40)
 INTERPRETER_STARTUP = (0.02, 0.03)
+# how much of the smaller bound work that waits half its time pays on top of the larger one
+# (fitted on 5 ms of sleep + 5 ms of computing, quiet and beside a busy process, threads 2-32
+# and processes 2-8: within 10% where the larger bound alone was up to 45% short)
+KNEE = 1.2
+# The GIL sampler reads work that holds the GIL all the time as 0.78-0.93 held (it spends part
+# of its own time asleep between samples), half of the time as 0.47: readings are scaled by
+# this, and one above FULL_GIL is taken as the whole time (pure Python at a reading of 0.8 was
+# predicted 20% faster on threads than serially; it ran 30% slower)
+GIL_READ = 0.9
+FULL_GIL = 0.75
 
 
 def gil_enabled() -> bool:
@@ -56,7 +73,13 @@ def held_share(p: Profile, cpus: int) -> float:
     share = min(1.0, p.cpu / p.wall) if p.wall > 0 else 1.0
     if p.gil is None:
         return share
-    return min(p.gil, 2.0 * share * max(1.0, (1.0 + p.busy_others) / cpus))
+    read = 1.0 if p.gil >= FULL_GIL else min(1.0, p.gil / GIL_READ)
+    return min(read, 2.0 * share * max(1.0, (1.0 + p.busy_others) / cpus))
+
+
+def mix(bound: float, other: float, waits: float) -> float:
+    """The time per item of two bounds that work waiting a share ``waits`` of its time meets."""
+    return max(bound, other) + KNEE * min(bound, other) * waits
 
 
 def cpus_for(workers: int, cpus: int, busy_others: float) -> float:
@@ -85,16 +108,24 @@ def predict(
     # longer than it took (children's CPU time beside the caller's, or other programs counted
     # busier than they were), the CPU terms are scaled to agree with it
     c *= min(1.0, t * cpus_for(1, cpus, busy) / c) if c > 0 else 1.0
+    waits = max(0.0, 1.0 - c / t) if t > 0 else 0.0
     if backend == "thread":
         g = held_share(p, cpus)
+        if p.trial is not None and p.gil is None and t > 0:
+            # not sampled, the GIL was taken to be held as long as the item computes; threads
+            # that ran faster than that show it is held less (a first item that paid for a
+            # connection's set-up read 13% of CPU; the rest of the items 3%)
+            g = min(g, p.trial[1] / t)
 
         def per_thread(k: int) -> float:
-            return max(g * t, c / cpus_for(k, cpus, busy), t / k) + THREAD_PER_TASK
+            return mix(max(g * t, c / cpus_for(k, cpus, busy)), t / k, waits) + THREAD_PER_TASK
 
         per = per_thread(w)
         if p.trial is not None:  # measured beats modelled: scale what the trial saw
             k, seconds = p.trial
-            per = seconds * per / per_thread(k)
+            # ...but never below what the GIL sampled serializes (a trial of 0.15 ms items
+            # read 0.06 ms per item on 2 threads for pure Python, which runs slower on threads)
+            per = max(seconds * per / per_thread(k), g * t if p.gil is not None else 0.0)
         return THREAD_START * w + n * per
     if backend == "interpreter":
         s = p.serialize_copied if p.serialize_copied is not None else (p.serialize or 0.0)
@@ -104,9 +135,8 @@ def predict(
     sw = s  # the worker unpickles and pickles what the caller pickles and unpickles
     cw = c + sw
     per = max(
-        cw / cpus_for(w, cpus, busy),
+        mix(cw / cpus_for(w, cpus, busy), (t + sw) / w, waits),
         (cw + s) / cpus_for(max(w, cpus), cpus, busy),
-        (t + sw) / w,
         s,
     )
     return startup(method, w, busy) + n * (per + PROCESS_PER_TASK)

@@ -241,8 +241,9 @@ class Pilot:
                 self.profile = self._profile(self._rates(), sampler, load)
                 sampler = None
             self.advice = self._decide(it)
-            if self.advice.backend == "thread" and self.profile.safety == UNCHECKED:
-                it = yield from self._trial(it, self.advice.workers)
+            trial_on = self._trial_threads(self.advice)
+            if trial_on:
+                it = yield from self._trial(it, trial_on)
                 # (a trial that ran the whole job: the advice is for the job it ran)
                 self.advice = self._decide(it, whole=self._left() == 0)
             remember(key, self.fn, first[0], self.profile, _label(self.advice))
@@ -252,6 +253,30 @@ class Pilot:
             if sampler is not None:
                 sampler.stop()
             self.rest = it
+
+    def _trial_threads(self, advice: Advice) -> int:
+        """How many threads a trial runs on (0: none). When threads are chosen, the trial
+        checks their safety. When processes are, and the GIL was not sampled (the loop stopped
+        at one slow item that mostly waits), the model took the GIL to be held for all of the
+        item's CPU time, the worst case for threads: the best thread count is measured rather
+        than left out on a guess (a first item that paid for a connection's set-up sent a
+        socket client to 8 processes, 4x slower than 32 threads)."""
+        assert self.profile is not None
+        if self.profile.safety != UNCHECKED:
+            return 0
+        if advice.backend == "thread":
+            return advice.workers
+        if advice.backend == "serial" or self.profile.gil is not None or self._unproven:
+            return 0
+        threads = {
+            int(label.partition(" x")[2]): seconds
+            for label, seconds in advice.predictions.items()
+            if label.startswith("thread x")
+        }
+        if not threads:
+            return 0
+        best = min(threads.values())
+        return min(k for k, v in threads.items() if v <= best * 1.05)
 
     def _ready(
         self, wall: float, cpu: float, elapsed: float, sampler: GilSampler, load: SystemLoad
@@ -409,7 +434,9 @@ class Pilot:
         # threads start about THREAD_START apart: items longer than that stagger overlap anyway,
         # and a barrier's wake-up chain would cost more than the whole stagger
         together = wall < workers * THREAD_START
+        cpu0 = _process_cpu()
         outcomes, spans, ran = _on_threads(self.fn, jobs, workers, deadline, together)
+        cpu_per_job = (_process_cpu() - cpu0) / max(1, ran)
         # only a re-run that ran beside another job checks anything (on a busy machine, or for
         # items shorter than a thread's start, jobs can run one after another); and a race hits
         # the job that was running when another started (it read what the other wrote) or the
@@ -434,9 +461,20 @@ class Pilot:
         # (contention included) over the jobs that shared the time with it; a median, as a
         # thread's first job pays for its start and a last round runs with threads idle
         concurrency = max(1, min(ran, workers))
-        per_item = _median([e - s for s, e in spans]) / min(concurrency, _concurrency(spans))
+        durations = [e - s for s, e in spans]
+        per_item = _median(durations) / min(concurrency, _concurrency(spans))
+        # more items, and warm: sharing threads only lengthens a job, so the loop's time per
+        # item is at most the trial jobs' mean (the loop may have run only a first item that
+        # paid for set-up: 24 ms of a socket client whose items then took 6), and its CPU
+        # time per item at most what the whole process spent per job
+        wall = min(p.wall, sum(durations) / len(durations))
         self.profile = dataclasses.replace(
-            self.profile, safety=verdict, safety_note=note, trial=(concurrency, per_item)
+            self.profile,
+            safety=verdict,
+            safety_note=note,
+            trial=(concurrency, per_item),
+            wall=wall,
+            cpu=min(p.cpu, cpu_per_job, wall * cpus),
         )
         if verdict in (UNSAFE, UNCHECKED):  # the new items' results are not kept: they run again
             return itertools.chain([jobs[j] for j in range(ran) if j not in spots], it)
@@ -494,6 +532,17 @@ class Pilot:
             self.consumed += len(group)
             self.raised += raised
             yield out
+
+
+def _process_cpu() -> float:
+    """CPU seconds of the whole process (all its threads) and of the children it waited for
+    (``getrusage`` counts microseconds where ``os.times`` counts 10 ms ticks)."""
+    try:
+        import resource
+    except ImportError:  # (Windows: no children's time)
+        return time.process_time()
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _median(values: list[float]) -> float:
