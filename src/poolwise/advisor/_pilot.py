@@ -55,7 +55,12 @@ GIL_HEAD = 0.012  # work that computes runs this long first, so the sampler sees
 MAX_HEAD = 0.05  # decide by then whatever the sampler saw (default budget)
 SHORT = 0.004  # predicted work left below this: just finish the loop
 TRIAL_WALL = 0.01  # a thread trial aims at this much wall time (one round of slow items)
-TRIAL_SWITCH = 1e-4  # the GIL switch interval during a trial: races show up at once
+# the GIL switch interval during a trial: races show up at once. At most a tenth of an item's
+# CPU time (a switch lands inside every item) but no shorter than TRIAL_SWITCH: 16 threads
+# handing the GIL over every 0.1 ms on a busy machine took 10.7 ms per item of 5 ms sleep +
+# 5 ms computing, slower than the loop, and the trial's time sent the work to processes
+TRIAL_SWITCH = 1e-4
+SWITCHES_PER_ITEM = 10
 PIPE = 0.6e9  # bytes per second through a pipe to a worker process
 COPY = 2e9  # bytes per second a buffer pickles (and unpickles) at: a memory copy
 BIG_ITEM = 1 << 20  # bytes: a buffer this large is sized, not pickled, and sampled at once
@@ -435,7 +440,8 @@ class Pilot:
         # and a barrier's wake-up chain would cost more than the whole stagger
         together = wall < workers * THREAD_START
         cpu0 = _process_cpu()
-        outcomes, spans, ran = _on_threads(self.fn, jobs, workers, deadline, together)
+        switch = max(TRIAL_SWITCH, p.cpu / SWITCHES_PER_ITEM)
+        outcomes, spans, ran = _on_threads(self.fn, jobs, workers, deadline, together, switch)
         cpu_per_job = (_process_cpu() - cpu0) / max(1, ran)
         # only a re-run that ran beside another job checks anything (on a busy machine, or for
         # items shorter than a thread's start, jobs can run one after another); and a race hits
@@ -565,12 +571,17 @@ def _label(advice: Advice) -> str:
 
 
 def _on_threads(
-    fn: Callable[[Any], Any], jobs: list[Any], workers: int, deadline: float, together: bool
+    fn: Callable[[Any], Any],
+    jobs: list[Any],
+    workers: int,
+    deadline: float,
+    together: bool,
+    switch: float = TRIAL_SWITCH,
 ) -> tuple[list[Any], list[tuple[float, float]], int]:
     """Run ``jobs`` on ``workers`` threads (released together by a barrier if ``together``,
     else each as it starts), each taking the next job, none taken ``deadline`` seconds after the
-    release; returns the outcomes in order, each job's (start, end), and how many jobs ran (a
-    prefix)."""
+    release, with the GIL switch interval at most ``switch``; returns the outcomes in order,
+    each job's (start, end), and how many jobs ran (a prefix)."""
     outcomes: list[Any] = [None] * len(jobs)
     spans: list[tuple[float, float]] = [(0.0, 0.0)] * len(jobs)
     lock = threading.Lock()
@@ -598,7 +609,7 @@ def _on_threads(
             spans[j] = (t0, perf())
 
     interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, TRIAL_SWITCH))
+    sys.setswitchinterval(min(interval, switch))
     try:
         threads = [threading.Thread(target=work, name="poolwise-trial") for _ in range(workers)]
         for t in threads:
