@@ -10,7 +10,7 @@ import pytest
 
 import poolwise as pw
 from poolwise.advisor._advise import decide
-from poolwise.advisor._model import held_share, predict, startup
+from poolwise.advisor._model import THREAD_START, held_share, predict, startup
 from poolwise.advisor._profile import Profile
 from tests import helpers
 
@@ -294,5 +294,5 @@ def test_a_trial_of_work_that_holds_the_gil_is_an_upper_bound_only() -> None:
     zlib_like = profile(0.005, 0.005, 0.0)
     for seconds in (0.001, 0.004):
         tried = dataclasses.replace(zlib_like, safety="safe", trial=(8, seconds))
-        per_item = (predict(tried, "thread", 8, 1000, 2, "fork", 0.0) - 8e-4) / 1000
+        per_item = (predict(tried, "thread", 8, 1000, 2, "fork", 0.0) - 8 * THREAD_START) / 1000
         assert per_item == pytest.approx(seconds, rel=0.01)

@@ -18,7 +18,7 @@ misses both near their crossing, as the workers' computing phases collide while 
 (5 ms of sleep + 5 ms of computing on 4 processes of 2 CPUs: 4.2 ms per item measured, both
 bounds 2.6 ms). The term vanishes for work that only computes or only waits.
 
-``start(w)`` for processes grows with ``B`` (new processes compete for the CPUs too). A thread
+``start(w)`` grows with ``B`` (new processes and threads wait for a CPU to start on). A thread
 trial at ``k`` threads, when one ran, scales the threads' formula to the time per item it
 measured: ``threads(w) = measured * formula(w) / formula(k)``. The serial run is such a
 measurement too, at one worker: ``c`` is scaled by ``min(1, t * Pe(1) / c)`` so that one worker
@@ -33,7 +33,9 @@ import sys
 
 from poolwise.advisor._profile import Profile
 
-THREAD_START = 0.0001  # seconds to start one thread
+# seconds to start one thread, on a quiet machine; each start waits for the new thread to run,
+# so it grows with the busy others (64 starts: 9 ms quiet, 31-36 ms beside one busy process)
+THREAD_START = 0.00015
 THREAD_PER_TASK = 2e-7  # the thread backend's own cost per task, batched
 PROCESS_PER_TASK = 3e-7  # the process backend's own cost per task, batched
 # Seconds to start a pool of processes and get its first answer: (pool, per worker), by start
@@ -133,7 +135,7 @@ def predict(
             # ...and never below what the GIL sampled serializes (a trial of 0.15 ms items
             # read 0.06 ms per item on 2 threads for pure Python, which runs slower on threads)
             per = max(per, g * t if p.gil is not None else 0.0)
-        return THREAD_START * w + n * per
+        return THREAD_START * (1 + 2 * busy) * w + n * per
     if backend == "interpreter":
         s = p.serialize_copied if p.serialize_copied is not None else (p.serialize or 0.0)
         method = "interpreter"

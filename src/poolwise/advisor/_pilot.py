@@ -70,6 +70,7 @@ BIG_ITEM = 1 << 20  # bytes: a buffer this large is sized, not pickled, and samp
 SHARED = 4e9
 BASELINE = 8  # items of the loop kept to re-run in a trial
 THREAD_START = 1e-4  # seconds between two threads' starts
+TRIAL_LONGEST = 0.25  # seconds: a trial of work that waits hands out jobs at most this long
 RERUN_CPU = 0.01  # CPU seconds a trial spends on re-runs, when two are already more
 
 
@@ -405,14 +406,18 @@ class Pilot:
         per = max(held_share(p, cpus) * wall, p.cpu / min(workers, cpus), wall / workers)
         # work that computes runs three rounds: a thread's first item pays for its start (its
         # memory arena, page faults), which a trial of one or two rounds would read as the rate
-        rounds = 3 if p.cpu >= 0.3 * wall else 1
+        waits = p.cpu < 0.3 * wall
+        rounds = 1 if waits else 3
         fresh_count = max(rounds * workers - copies, math.ceil(TRIAL_WALL / per) - copies)
         # whole rounds: a last round of fewer jobs than threads would idle some of them
         fresh_count = math.ceil((copies + fresh_count) / workers) * workers - copies
         left = self._left()
         if left is not None:
-            # a rest that two trials' time would cover runs in this one
-            fresh_count = left if left * per <= 2 * TRIAL_WALL else min(fresh_count, left)
+            # a rest that two trials' time would cover runs in this one (eight, for work that
+            # waits: its trial's threads are started one by one, and a pool for the rest
+            # would start as many again)
+            whole = (8 if waits else 2) * TRIAL_WALL
+            fresh_count = left if left * per <= whole else min(fresh_count, left)
         fresh = list(itertools.islice(it, min(fresh_count, GROUP_MAX)))
         total = copies + len(fresh)
         if len(fresh) <= workers:
@@ -436,12 +441,20 @@ class Pilot:
         # a trial that runs far slower than expected stops handing out jobs (those not run
         # go back to the input, in order)
         deadline = max(3 * TRIAL_WALL, 2 * per * math.ceil(total / workers), 1.5 * wall)
+        if waits:
+            # work that waits: its threads overlap whatever the GIL does, and a trial cut short
+            # leaves its rest to a second pool of threads started afresh (64 socket clients of
+            # 5 ms took 32 ms in the trial, started one by one, and the 35 left 20 ms more on
+            # a new pool): it goes on while it runs at least 4x the loop's speed
+            deadline = max(deadline, min(total * wall / 4, TRIAL_LONGEST))
         # threads start about THREAD_START apart: items longer than that stagger overlap anyway,
         # and a barrier's wake-up chain would cost more than the whole stagger
         together = wall < workers * THREAD_START
         cpu0 = _process_cpu()
         switch = max(TRIAL_SWITCH, p.cpu / SWITCHES_PER_ITEM)
-        outcomes, spans, ran = _on_threads(self.fn, jobs, workers, deadline, together, switch)
+        outcomes, spans, ran = _on_threads(
+            self.fn, jobs, workers, deadline, together, switch, frozenset(spots)
+        )
         cpu_per_job = (_process_cpu() - cpu0) / max(1, ran)
         # only a re-run that ran beside another job checks anything (on a busy machine, or for
         # items shorter than a thread's start, jobs can run one after another); and a race hits
@@ -577,10 +590,12 @@ def _on_threads(
     deadline: float,
     together: bool,
     switch: float = TRIAL_SWITCH,
+    checks: frozenset[int] = frozenset(),
 ) -> tuple[list[Any], list[tuple[float, float]], int]:
     """Run ``jobs`` on ``workers`` threads (released together by a barrier if ``together``,
     else each as it starts), each taking the next job, none taken ``deadline`` seconds after the
-    release, with the GIL switch interval at most ``switch``; returns the outcomes in order,
+    release, with the GIL switch interval at most ``switch`` until the jobs numbered in
+    ``checks`` (the re-runs) are done (all the way, if none); returns the outcomes in order,
     each job's (start, end), and how many jobs ran (a prefix)."""
     outcomes: list[Any] = [None] * len(jobs)
     spans: list[tuple[float, float]] = [(0.0, 0.0)] * len(jobs)
@@ -607,8 +622,17 @@ def _on_threads(
             except BaseException as exc:  # SystemExit too: it must not end a trial thread
                 outcomes[j] = Raised(exc, jobs[j])
             spans[j] = (t0, perf())
+            if j in checks:
+                with lock:
+                    pending.discard(j)
+                    if not pending:
+                        # the re-runs are done: the rest runs at the program's own interval
+                        # (64 socket clients handing the GIL over every 0.1 ms on a busy
+                        # machine took twice as long as a pool of threads)
+                        sys.setswitchinterval(interval)
 
     interval = sys.getswitchinterval()
+    pending = set(checks)
     sys.setswitchinterval(min(interval, switch))
     try:
         threads = [threading.Thread(target=work, name="poolwise-trial") for _ in range(workers)]
