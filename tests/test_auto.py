@@ -394,3 +394,21 @@ def test_the_trial_runs_on_the_best_thread_count_when_processes_won_on_a_guess()
     assert pilot._trial_threads(decide(pilot.profile, 1000, cpus=2)) == 0
     pilot.profile = dataclasses.replace(guess, safety="safe", trial=(8, 0.004))
     assert pilot._trial_threads(decide(pilot.profile, 1000, cpus=2)) == 0
+
+
+def test_the_short_switch_interval_lasts_until_the_re_runs_are_done() -> None:
+    from poolwise.advisor._pilot import _on_threads
+
+    before = sys.getswitchinterval()
+    seen: list[float] = []
+
+    def note(_: int) -> None:
+        seen.append(sys.getswitchinterval())
+
+    _on_threads(note, [0, 1, 2, 3], 1, 10.0, False, 1e-4, frozenset({0, 1}))
+    assert seen[:2] == [pytest.approx(1e-4)] * 2  # the re-runs, interleaved at 0.1 ms
+    assert seen[2:] == [before, before]  # the rest at the program's own interval
+    assert sys.getswitchinterval() == before
+    seen.clear()
+    _on_threads(note, [0, 1], 1, 10.0, False, 2e-4)  # no re-runs: short all the way
+    assert seen == [pytest.approx(2e-4)] * 2
