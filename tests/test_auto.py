@@ -412,3 +412,15 @@ def test_the_short_switch_interval_lasts_until_the_re_runs_are_done() -> None:
     seen.clear()
     _on_threads(note, [0, 1], 1, 10.0, False, 2e-4)  # no re-runs: short all the way
     assert seen == [pytest.approx(2e-4)] * 2
+
+
+def test_a_trial_that_found_a_race_does_not_time_the_items() -> None:
+    # on threads a check-then-act's losers return at once: read as the time per item, its
+    # 2 ms items looked like 29 us ones and the job was advised serial
+    pilot = Pilot(check_then_act, range(150), mode="advise")
+    for _ in pilot.run():
+        pass
+    assert pilot.profile is not None and pilot.advice is not None
+    assert pilot.profile.safety == "unsafe", pilot.profile.safety_note
+    assert pilot.profile.wall > 0.0015, pilot.profile
+    assert pilot.advice.backend == "process", pilot.advice.reasons

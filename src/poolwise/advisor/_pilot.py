@@ -482,18 +482,23 @@ class Pilot:
         concurrency = max(1, min(ran, workers))
         durations = [e - s for s, e in spans]
         per_item = _median(durations) / min(concurrency, _concurrency(spans))
-        # more items, and warm: sharing threads only lengthens a job, so the loop's time per
-        # item is at most the trial jobs' mean (the loop may have run only a first item that
-        # paid for set-up: 24 ms of a socket client whose items then took 6), and its CPU
-        # time per item at most what the whole process spent per job
-        wall = min(p.wall, sum(durations) / len(durations))
+        wall, cpu = p.wall, p.cpu
+        if verdict in (SAFE, VARIES):
+            # more items, and warm: sharing threads only lengthens a job, so the loop's time
+            # per item is at most the trial jobs' mean (the loop may have run only a first item
+            # that paid for set-up: 24 ms of a socket client whose items then took 6), and its
+            # CPU time per item at most what the whole process spent per job. Not when threads
+            # changed what the jobs did: a check-then-act's losers returned at once, and read
+            # as 29 us items its 2 ms ones were advised serial
+            wall = min(p.wall, sum(durations) / len(durations))
+            cpu = min(p.cpu, cpu_per_job, wall * cpus)
         self.profile = dataclasses.replace(
             self.profile,
             safety=verdict,
             safety_note=note,
             trial=(concurrency, per_item),
             wall=wall,
-            cpu=min(p.cpu, cpu_per_job, wall * cpus),
+            cpu=cpu,
         )
         if verdict in (UNSAFE, UNCHECKED):  # the new items' results are not kept: they run again
             return itertools.chain([jobs[j] for j in range(ran) if j not in spots], it)
