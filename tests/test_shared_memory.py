@@ -447,3 +447,29 @@ def test_the_parents_mappings_and_descriptors_stay_flat_after_many_large_results
     maps, fds = maps_of_self(), len(os.listdir("/proc/self/fd"))
     # (a few of the allocator's or threads' own may come and go: 16 x 5 x 4 results would not)
     assert maps <= before[0] + 8 and fds <= before[1]
+
+
+def test_a_forked_child_does_not_keep_the_parents_segments() -> None:
+    # a worker forked to replace one that crashed, or the workers of a second pool, inherit
+    # the parent's mappings of every other worker's segments: they must not keep them alive
+    with pw.Executor(backend="process", workers=2) as ex:
+        assert ex.submit(mapped, make_bytes(1)).result()[1] > 0
+        assert arenas_of(os.getpid()) > 0  # the parent maps the worker's argument arena
+        read, write = os.pipe()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # (forking with threads)
+            pid = os.fork()
+        if pid == 0:  # the child: report and leave at once
+            try:
+                os.write(write, str(arenas_of(os.getpid())).encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        try:
+            held = int(os.read(read, 64).decode())
+        finally:
+            os.close(read)
+            os.waitpid(pid, 0)
+        assert held == 0
+        assert arenas_of(os.getpid()) > 0  # ...and the parent keeps its own
+        assert ex.submit(identity, make_bytes(2)).result() == make_bytes(2)

@@ -25,6 +25,7 @@ import os
 import socket
 import struct
 import sys
+import weakref
 from typing import Any
 
 # a message's buffers start on cache-line boundaries
@@ -285,12 +286,13 @@ class Link:
     """The parent's arenas for one worker: the one it writes arguments into (index 0) and
     the two the worker writes results into (1 and 2, alternately)."""
 
-    __slots__ = ("pinned", "readers", "writer")
+    __slots__ = ("__weakref__", "pinned", "readers", "writer")
 
     def __init__(self) -> None:
         self.writer = Writer(0)
         self.readers = [Reader(), Reader(), Reader()]  # (index 0 unused: the parent writes it)
         self.pinned = False
+        _LINKS.add(self)
 
     def ship(self, conn: Any, buffers: list[memoryview]) -> None:
         """Copy ``buffers`` into the worker's argument arena (sending a new segment first when
@@ -307,3 +309,24 @@ class Link:
         self.writer.close()
         for r in self.readers:
             r.close()
+
+
+# Every Link alive in this process. A forked child (a worker replacing one that crashed, or the
+# workers of a second pool) inherits the parent's mappings of every other worker's segments,
+# and would keep them alive as long as it lives, after their own workers and pools ended.
+_LINKS: weakref.WeakSet[Link] = weakref.WeakSet()
+
+
+def _drop_inherited() -> None:
+    """In a forked child: unmap the segments of the parent's links (the parent keeps its own
+    mappings; the child never uses these links)."""
+    for link in list(_LINKS):
+        try:
+            link.close()
+        except (BufferError, OSError):  # (a buffer of it exported when the parent forked)
+            pass
+    _LINKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_inherited)
