@@ -8,7 +8,8 @@ CPUs (the OS shares CPUs fairly between runnable threads):
 
 - serial:    n * t
 - threads:   start(w) + n * mix(max(g * t, c / Pe(w)), t / w)     (one GIL: g * t is serialized)
-- processes: start(w) + n * max(mix((c + s') / Pe(w), (t + s') / w), (c + s' + s) / Pe(max(w, P)), s)
+- processes: start(w) + n * max(mix((c + s') / Pe(w), (t + s') / w),
+                                (c + s' + s) / Pe(max(w, P)), s)
 - interpreters (3.14+): the processes' formula, with their own start-up and ``s`` without the
   pipe (bytes are copied between interpreters in memory)
 
