@@ -562,7 +562,7 @@ def _process_cpu() -> float:
     """CPU seconds of the whole process (all its threads) and of the children it waited for
     (``getrusage`` counts microseconds where ``os.times`` counts 10 ms ticks)."""
     try:
-        import resource
+        import resource  # (Unix only; light)
     except ImportError:  # (Windows: no children's time)
         return time.process_time()
     me = resource.getrusage(resource.RUSAGE_SELF)
