@@ -281,6 +281,13 @@ def test_free_threaded_build_runs_cpu_bound_python_on_threads(
     assert advice.measured["gil_enabled"] is False
 
 
+def test_an_unsampled_gil_is_not_lowered_by_a_trial_of_work_that_computes() -> None:
+    # 0.8 ms of pure Python, the GIL not sampled (a short budget), a trial read 0.33 ms per
+    # item on 4 threads: threads cannot beat the loop for this code
+    p = dataclasses.replace(profile(0.0008, 0.0008, None), safety="safe", trial=(4, 0.00033))
+    assert decide(p, 3000, cpus=2).backend != "thread"
+
+
 def test_a_trial_of_work_that_holds_the_gil_is_an_upper_bound_only() -> None:
     # 5 ms sleep + 5 ms computing: 16 trial threads handing the GIL over at a short interval
     # read 6.5 ms per item; the job itself ran at 3.8. The model's time stands below it.

@@ -115,10 +115,11 @@ def predict(
     waits = max(0.0, 1.0 - c / t) if t > 0 else 0.0
     if backend == "thread":
         g = held_share(p, cpus)
-        if p.trial is not None and p.gil is None and t > 0:
-            # not sampled, the GIL was taken to be held as long as the item computes; threads
-            # that ran faster than that show it is held less (a first item that paid for a
-            # connection's set-up read 13% of CPU; the rest of the items 3%)
+        # not sampled, the GIL is taken to be held as long as the item computes; for work that
+        # waits, threads that ran faster than that show it is held less (a first item that
+        # paid for a connection's set-up read 13% of CPU; the rest of the items 3%)
+        guessed = p.gil is None and waits > 0.7
+        if p.trial is not None and guessed and t > 0:
             g = min(g, p.trial[1] / t)
 
         def per_thread(k: int) -> float:
@@ -133,9 +134,10 @@ def predict(
             # while the others computed: there the trial is an upper bound (16 threads read
             # 6.5 ms per item of 5 ms sleep + 5 ms computing, and took 3.8 running the job)
             per = measured if g < TRIAL_GIL else min(measured, per)
-            # ...and never below what the GIL sampled serializes (a trial of 0.15 ms items
-            # read 0.06 ms per item on 2 threads for pure Python, which runs slower on threads)
-            per = max(per, g * t if p.gil is not None else 0.0)
+            # ...and never below what the GIL serializes, sampled or (for work that computes)
+            # taken to be its CPU time: a trial reads such work fast (0.15 ms items of pure
+            # Python read 0.06 ms per item on 2 threads, and run slower on threads)
+            per = max(per, 0.0 if guessed else g * t)
         return THREAD_START * (1 + 2 * busy) * w + n * per
     if backend == "interpreter":
         s = p.serialize_copied if p.serialize_copied is not None else (p.serialize or 0.0)

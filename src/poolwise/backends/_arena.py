@@ -319,13 +319,27 @@ _LINKS: weakref.WeakSet[Link] = weakref.WeakSet()
 
 def _drop_inherited() -> None:
     """In a forked child: unmap the segments of the parent's links (the parent keeps its own
-    mappings; the child never uses these links)."""
+    mappings; the child never uses these links). A descriptor is closed only if it still is a
+    segment: another thread of the parent may have closed it and reused its number just
+    before the fork."""
     for link in list(_LINKS):
-        try:
-            link.close()
-        except (BufferError, OSError):  # (a buffer of it exported when the parent forked)
-            pass
+        writer = link.writer
+        if writer.fd >= 0 and not _is_segment(writer.fd):
+            writer.fd = -1
+        parts: list[Writer | Reader] = [writer, *link.readers]
+        for part in parts:
+            try:
+                part.close()
+            except (BufferError, OSError):  # (a buffer of it exported when the parent forked)
+                pass
     _LINKS.clear()
+
+
+def _is_segment(fd: int) -> bool:
+    try:
+        return NAME in os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return False
 
 
 if hasattr(os, "register_at_fork"):
