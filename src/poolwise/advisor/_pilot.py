@@ -285,8 +285,10 @@ class Pilot:
         }
         if not threads:
             return 0
+        from poolwise.advisor._advise import SAME  # (loaded with the decision)
+
         best = min(threads.values())
-        return min(k for k, v in threads.items() if v <= best * 1.05)
+        return min(k for k, v in threads.items() if v <= best * (1 + SAME))
 
     def _ready(
         self, wall: float, cpu: float, elapsed: float, sampler: GilSampler, load: SystemLoad
