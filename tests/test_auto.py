@@ -427,3 +427,26 @@ def test_a_trial_that_found_a_race_does_not_time_the_items() -> None:
     assert pilot.profile.safety == "unsafe", pilot.profile.safety_note
     assert pilot.profile.wall > 0.0015, pilot.profile
     assert pilot.advice.backend != "thread", pilot.advice.reasons
+
+
+def test_a_trial_re_runs_two_loop_items_when_the_loop_ran_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # slow items: the loop decides after one. A single re-run must be both interrupted and
+    # interrupting, which on 2 threads depends on which job ends first: the loop runs a second
+    # item so that two re-runs cover both places
+    from poolwise.advisor import _pilot
+
+    real, seen = _pilot._on_threads, []
+
+    def spy(fn: Any, jobs: list[Any], *rest: Any) -> Any:
+        seen.append([x for x, _ in pilot._baseline])  # (the loop items a trial may re-run)
+        return real(fn, jobs, *rest)
+
+    monkeypatch.setattr(_pilot, "_on_threads", spy)
+    items = [0.008 + i * 1e-6 for i in range(40)]
+    pilot = Pilot(helpers.sleep_and_return, items)
+    out = [x for chunk in pilot.run() for x in chunk]
+    assert seen, "no trial ran"
+    assert seen[0][:2] == items[:2], seen[0]
+    assert out == items[: len(out)]

@@ -248,6 +248,13 @@ class Pilot:
                 sampler = None
             self.advice = self._decide(it)
             trial_on = self._trial_threads(self.advice)
+            if trial_on and len(self._baseline) < 2:
+                # one more item in the loop first: a single re-run must itself be interrupted
+                # and interrupting, which on 2 threads depends on which job ends first (16 MB
+                # hashes: half the trials proved nothing, and the job went serial)
+                _group, out = self._head(it, 1)
+                if out:
+                    yield out
             if trial_on:
                 it = yield from self._trial(it, trial_on)
                 # (a trial that ran the whole job: the advice is for the job it ran)
