@@ -434,7 +434,7 @@ def test_a_trial_re_runs_two_loop_items_when_the_loop_ran_one(
 ) -> None:
     # slow items: the loop decides after one. A single re-run must be both interrupted and
     # interrupting, which on 2 threads depends on which job ends first: the loop runs a second
-    # item so that two re-runs cover both places
+    # item so that two re-runs cover both places (on 3 threads or more, no need)
     from poolwise.advisor import _pilot
 
     real, seen = _pilot._on_threads, []
@@ -444,6 +444,7 @@ def test_a_trial_re_runs_two_loop_items_when_the_loop_ran_one(
         return real(fn, jobs, *rest)
 
     monkeypatch.setattr(_pilot, "_on_threads", spy)
+    monkeypatch.setattr(Pilot, "_trial_threads", lambda self, advice: 2)  # (2 threads)
     items = [0.008 + i * 1e-6 for i in range(40)]
     pilot = Pilot(helpers.sleep_and_return, items)
     out = [x for chunk in pilot.run() for x in chunk]

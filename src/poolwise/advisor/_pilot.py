@@ -248,10 +248,12 @@ class Pilot:
                 sampler = None
             self.advice = self._decide(it)
             trial_on = self._trial_threads(self.advice)
-            if trial_on and len(self._baseline) < 2:
+            if 0 < trial_on < 3 and len(self._baseline) < 2:
                 # one more item in the loop first: a single re-run must itself be interrupted
                 # and interrupting, which on 2 threads depends on which job ends first (16 MB
-                # hashes: half the trials proved nothing, and the job went serial)
+                # hashes: half the trials proved nothing, and the job went serial); on more
+                # threads the middle of the first round has jobs starting on both sides, and
+                # an item more in the loop cost short jobs of slow items their gain
                 _group, out = self._head(it, 1)
                 if out:
                     yield out
