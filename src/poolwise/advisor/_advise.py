@@ -70,6 +70,18 @@ def _fewest(preds: dict[tuple[str, int], float], backend: str) -> tuple[float, t
     return mine[key], key
 
 
+def fewest(predictions: dict[str, float], backend: str) -> int:
+    """The worker count ``decide`` would pick for ``backend`` from an advice's predictions
+    (labelled "thread x8"...), 0 when it has none."""
+    preds = {
+        (b, int(w)): v
+        for label, v in predictions.items()
+        for b, _, w in [label.partition(" x")]
+        if b == backend and w
+    }
+    return _fewest(preds, backend)[1][1] if preds else 0
+
+
 def _choose(
     preds: dict[tuple[str, int], float], backends: set[str], margin: float = PROCESS_MARGIN
 ) -> tuple[tuple[str, int], float]:

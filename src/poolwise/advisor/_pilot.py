@@ -283,21 +283,13 @@ class Pilot:
             return advice.workers
         if advice.backend == "serial" or self.profile.gil is not None or self._unproven:
             return 0
-        if self.profile.cpu >= 0.3 * self.profile.wall:
+        if not _waits(self.profile):
             # work that computes: a trial's time would be read against a GIL it holds (a
             # trial of 1 ms pure-Python items read 0.3-0.5 ms per item on 8 threads)
             return 0
-        threads = {
-            int(label.partition(" x")[2]): seconds
-            for label, seconds in advice.predictions.items()
-            if label.startswith("thread x")
-        }
-        if not threads:
-            return 0
-        from poolwise.advisor._advise import SAME  # (loaded with the decision)
+        from poolwise.advisor._advise import fewest  # (loaded with the decision)
 
-        best = min(threads.values())
-        return min(k for k, v in threads.items() if v <= best * (1 + SAME))
+        return fewest(advice.predictions, "thread")
 
     def _ready(
         self, wall: float, cpu: float, elapsed: float, sampler: GilSampler, load: SystemLoad
@@ -421,7 +413,7 @@ class Pilot:
         per = max(held_share(p, cpus) * wall, p.cpu / min(workers, cpus), wall / workers)
         # work that computes runs three rounds: a thread's first item pays for its start (its
         # memory arena, page faults), which a trial of one or two rounds would read as the rate
-        waits = p.cpu < 0.3 * wall
+        waits = _waits(p)
         rounds = 1 if waits else 3
         fresh_count = max(rounds * workers - copies, math.ceil(TRIAL_WALL / per) - copies)
         # whole rounds: a last round of fewer jobs than threads would idle some of them
@@ -575,6 +567,11 @@ class Pilot:
             self.consumed += len(group)
             self.raised += raised
             yield out
+
+
+def _waits(p: Profile) -> bool:
+    """Whether the work mostly waits: a CPU busy under 30% of its wall time."""
+    return p.cpu < 0.3 * p.wall
 
 
 def _process_cpu() -> float:
